@@ -1,0 +1,43 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['trade_date'],
+        on_schema_change='fail'
+    )
+}}
+
+-- The cap-weighted market return per trading day: stocks weighted by total market value at the
+-- previous close, over stocks that also traded the previous trading day (a return spanning a
+-- suspension is not a one-day return, and a first day has none).
+
+with returns as (
+    select ts_code, trade_date, simple_return, prev_total_mv
+    from {{ ref('int_returns__daily') }}
+    where
+        gap_trading_days = 1
+        and prev_total_mv > 0
+        {% if is_incremental() %}
+            and trade_date > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
+        {% endif %}
+),
+
+-- Sums are ordered by ts_code: floating-point addition is not associative, and a parallel
+-- aggregate would otherwise make a full and an incremental build differ in the last bits.
+weighted as (
+    select
+        trade_date,
+        count(*) as n_stocks,
+        sum(prev_total_mv order by ts_code) as total_weight_mv,
+        sum(prev_total_mv * simple_return order by ts_code) as weighted_return_sum
+    from returns
+    group by trade_date
+)
+
+select
+    trade_date,
+    n_stocks,
+    total_weight_mv,
+    weighted_return_sum / total_weight_mv as market_return,
+    weighted_return_sum / total_weight_mv - {{ risk_free_return() }} as market_excess_return
+from weighted

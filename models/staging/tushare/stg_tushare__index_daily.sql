@@ -1,0 +1,26 @@
+with source as (
+    select * from {{ source('tushare', 'index_daily') }}
+),
+
+renamed as (
+    select
+        -- keys
+        ts_code as index_code,
+        {{ yyyymmdd_to_date('trade_date') }} as trade_date,
+        -- levels, index points
+        cast(open as double) as open,
+        cast(high as double) as high,
+        cast(low as double) as low,
+        cast(close as double) as close,
+        cast(pre_close as double) as pre_close,
+        cast(change as double) as level_change,
+        {{ percent_to_fraction('cast(pct_chg as double)') }} as pct_change,
+        -- volume in shares, value in CNY
+        {{ lots_to_shares('cast(vol as double)') }} as volume,
+        {{ thousand_cny_to_cny('cast(amount as double)') }} as amount,
+        -- lineage
+        filename as source_file
+    from source
+)
+
+select * from renamed

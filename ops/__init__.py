@@ -1,0 +1,1 @@
+"""Orchestration: where things live, running dbt, build reports."""

@@ -1,0 +1,149 @@
+"""Run dbt as a subprocess and turn a failed build into a report that names rows.
+
+dbt's own output says which test failed; it does not say which rows. Tests store their
+failing rows (`store_failures`, schema `audit`), so after a failed build we read the first
+few of them back: a user sees the table, the rule and the keys (and the raw file) at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from ops.settings import PROJECT_ROOT, Paths
+
+EXAMPLE_ROWS = 5
+
+
+@dataclass
+class NodeFailure:
+    unique_id: str
+    resource_type: str
+    status: str
+    message: str
+    model: str | None = None
+    n_rows: int | None = None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        name = self.unique_id.split(".")[-1]
+        if self.resource_type != "test":
+            return f"{self.resource_type} {name} {self.status}: {self.message.strip()}"
+        head = f"rule {name} on table {self.model}: {self.n_rows} offending row(s)"
+        rows = "\n".join(f"      {_format_row(r)}" for r in self.examples)
+        return f"{head}\n{rows}" if rows else f"{head} ({self.message.strip()})"
+
+
+def _format_row(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+
+
+class DbtFailed(RuntimeError):
+    """dbt exited with an error. `failures` says which nodes and rows."""
+
+    def __init__(self, command: list[str], failures: list[NodeFailure], returncode: int):
+        self.command = command
+        self.failures = failures
+        self.returncode = returncode
+        lines = [f"dbt {' '.join(command)} failed ({len(failures)} failing node(s)):"]
+        lines += [f"  - {f.describe()}" for f in failures]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class DbtRun:
+    command: list[str]
+    returncode: int
+    output: str
+    target_path: Path
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+def run_dbt(
+    command: list[str],
+    paths: Paths,
+    *,
+    dbt_vars: dict[str, Any] | None = None,
+    target_path: Path | None = None,
+    echo: bool = True,
+    check: bool = True,
+) -> DbtRun:
+    """Run `dbt <command>` against the warehouse at `paths`.
+
+    dbt_vars are passed as JSON through --vars (never spliced into a shell string).
+    With check=True a failure raises DbtFailed naming the failing nodes and rows.
+    """
+    target = target_path or PROJECT_ROOT / "target"
+    args = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir",
+            str(PROJECT_ROOT), "--target-path", str(target), "--log-path", str(target / "logs")]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **paths.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        if echo:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    returncode = proc.wait()
+    run = DbtRun(command, returncode, "".join(lines), target)
+    if check and returncode != 0:
+        raise DbtFailed(command, collect_failures(run, paths), returncode)
+    return run
+
+
+def collect_failures(run: DbtRun, paths: Paths) -> list[NodeFailure]:
+    """Failed nodes of the last run, with example rows for failed tests."""
+    results_file = run.target_path / "run_results.json"
+    manifest_file = run.target_path / "manifest.json"
+    if not results_file.exists():
+        tail = run.output.strip().splitlines()[-15:]
+        return [NodeFailure("dbt", "invocation", "error", "\n".join(tail))]
+    results = json.loads(results_file.read_text())["results"]
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {"nodes": {}}
+    failures = []
+    for r in results:
+        if r["status"] not in ("fail", "error"):
+            continue
+        node = manifest["nodes"].get(r["unique_id"], {})
+        failure = NodeFailure(r["unique_id"], node.get("resource_type", "node"), r["status"],
+                              r.get("message") or "", n_rows=r.get("failures"))
+        if failure.resource_type == "test":
+            failure.model = _tested_model(node, manifest)
+            if node.get("relation_name") and r["status"] == "fail":
+                failure.examples = _example_rows(paths.duckdb_path, node["relation_name"])
+        failures.append(failure)
+    return failures
+
+
+def _tested_model(node: dict, manifest: dict) -> str | None:
+    attached = node.get("attached_node")
+    if attached:
+        return attached.split(".")[-1]
+    deps = node.get("depends_on", {}).get("nodes", [])
+    return ", ".join(d.split(".")[-1] for d in deps) or None
+
+
+def _example_rows(db_path: Path, relation: str) -> list[dict[str, Any]]:
+    # The relation name comes from dbt's own manifest, quoted by the adapter; no user value.
+    try:
+        with duckdb.connect(str(db_path), read_only=True) as con:
+            cur = con.execute(f"select * from {relation} limit {EXAMPLE_ROWS}")
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+    except duckdb.Error:
+        return []

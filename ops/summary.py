@@ -1,0 +1,45 @@
+"""A short, human summary of what a build produced and where it is."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ops.settings import PROJECT_ROOT, Paths
+
+SUMMARY_TABLES = [
+    ("marts", "dim_trading_calendar"),
+    ("marts", "dim_security"),
+    ("intermediate", "int_prices__adjusted"),
+    ("intermediate", "int_returns__daily"),
+    ("intermediate", "int_market__daily_return"),
+]
+
+
+def warehouse_summary(paths: Paths) -> str:
+    lines = [f"warehouse: {paths.duckdb_path}", f"raw data:  {paths.raw_dir}"]
+    with duckdb.connect(str(paths.duckdb_path), read_only=True) as con:
+        first, last, n_days = con.execute(
+            "select min(trade_date), max(trade_date), count(*) from marts.dim_trading_calendar"
+        ).fetchone()
+        lines.append(f"calendar:  {n_days} trading days, {first} .. {last}")
+        for schema, table in SUMMARY_TABLES:
+            (n,) = con.execute(
+                "select estimated_size from duckdb_tables() where schema_name = ? and table_name = ?",
+                [schema, table],
+            ).fetchone() or (None,)
+            lines.append(f"  {schema}.{table}: {n} rows")
+        stats = con.execute(
+            """
+            select count(distinct ts_code), avg(simple_return), stddev_samp(simple_return)
+            from intermediate.int_returns__daily where gap_trading_days = 1
+            """
+        ).fetchone()
+        lines.append(
+            f"returns:   {stats[0]} stocks, mean daily return {stats[1]:.5f}, daily std {stats[2]:.4f}"
+        )
+        (mkt_vol,) = con.execute(
+            "select stddev_samp(market_return) * sqrt(252) from intermediate.int_market__daily_return"
+        ).fetchone()
+        lines.append(f"market:    cap-weighted return, annualized volatility {mkt_vol:.1%}")
+    lines.append(f"docs:      invoke docs -> {PROJECT_ROOT / 'target' / 'static_index.html'}")
+    return "\n".join(lines)

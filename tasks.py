@@ -1,0 +1,138 @@
+"""The command surface: `invoke --list`. Thin wrappers over functions the tests call directly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+from pathlib import Path
+
+from invoke import task
+
+from ops.settings import PROJECT_ROOT, Paths
+
+PY = sys.executable
+BIN = Path(PY).parent
+
+# Defaults shared by `demo` and `demo-data`: enough history (800 days) for the longest
+# descriptor window (RSTR: 504 + 21 days) and enough stocks for every industry.
+DEMO_STOCKS, DEMO_DAYS, DEMO_SEED = 300, 800, 7
+
+
+def _progress(message: str) -> None:
+    print(f"[demo-data] {message}", flush=True)
+
+
+@task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed",
+            "start": "first calendar date, YYYYMMDD"})
+def demo_data(c, stocks=DEMO_STOCKS, days=DEMO_DAYS, seed=DEMO_SEED, start="20100104"):
+    """Generate the demo market: raw Tushare-shaped Parquet and its planted truth under $FW_DATA_DIR/raw."""
+    from ingest.demo import generate_demo_market
+
+    paths = Paths.from_env()
+    summary = generate_demo_market(paths.raw_dir, int(stocks), int(days), int(seed), start=start,
+                                   progress=_progress)
+    print(f"[demo-data] wrote {paths.raw_dir}: " + ", ".join(f"{k}={v}" for k, v in summary["rows"].items()))
+
+
+@task(help={"select": "dbt selection (default: everything)", "full_refresh": "rebuild incremental models",
+            "end_date": "as-of date YYYY-MM-DD", "no_tests": "run models without data tests"})
+def build(c, select=None, full_refresh=False, end_date=None, no_tests=False):
+    """Check the raw files, then dbt build (models and data tests) into $FW_DUCKDB_PATH."""
+    from ops.build import build as run_build
+
+    _exit_on_failure(lambda: run_build(Paths.from_env(), select=select, full_refresh=full_refresh,
+                                       end_date=end_date, run_tests=not no_tests))
+
+
+@task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed"})
+def demo(c, stocks=DEMO_STOCKS, days=DEMO_DAYS, seed=DEMO_SEED):
+    """Generate a demo market, build everything, and print where the outputs are."""
+    from ops.build import build as run_build
+    from ops.summary import warehouse_summary
+
+    paths = Paths.from_env()
+    demo_data(c, stocks=stocks, days=days, seed=seed)
+    _exit_on_failure(lambda: run_build(paths, full_refresh=True))
+    print(warehouse_summary(paths))
+
+
+@task(help={"k": "only tests matching this expression", "fast": "skip the tests that run dbt"})
+def test(c, k=None, fast=False):
+    """Run the test suite (unit tests, dbt builds on generated markets, bad-input corpus)."""
+    args = [PY, "-m", "pytest"]
+    if k:
+        args += ["-k", k]
+    if fast:
+        args += ["-m", "not dbt"]
+    c.run(" ".join(args), pty=False)
+
+
+@task
+def lint(c):
+    """sqlfluff on the models (duckdb dialect, dbt templater) and ruff on the Python."""
+    paths = Paths.from_env()
+    env = paths.env()
+    c.run(f"{BIN / 'ruff'} check .", env=env)
+    c.run(f"{BIN / 'ruff'} format --check .", env=env)
+    c.run(f"{BIN / 'sqlfluff'} lint models tests/dbt", env=env)
+
+
+@task(help={"serve": "serve the docs on localhost after generating them"})
+def docs(c, serve=False):
+    """dbt docs generate, plus one self-contained HTML page (target/static_index.html)."""
+    from ops.dbt_runner import run_dbt
+
+    paths = Paths.from_env()
+    run_dbt(["docs", "generate", "--static"], paths)
+    print(f"docs: {PROJECT_ROOT / 'target' / 'static_index.html'} (open it in a browser; lineage under 'View Lineage Graph')")
+    if serve:
+        run_dbt(["docs", "serve", "--port", "8080", "--no-browser"], paths)
+
+
+@task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed",
+            "keep": "keep the benchmark data directory afterwards"})
+def bench(c, stocks=5000, days=6000, seed=1, keep=False):
+    """Time each stage (generation, full build, one incremental day, data tests): wall time and peak memory."""
+    from ops.bench import format_table, run_bench
+    from ops.build import build as run_build  # noqa: F401  (import check before the long run)
+
+    bench_dir = PROJECT_ROOT / "data" / "bench"
+    paths = Paths.from_env(data_dir=bench_dir / f"market_{stocks}x{days}")
+    if paths.duckdb_path.exists():
+        paths.duckdb_path.unlink()
+    invoke = str(BIN / "invoke")
+    last_two = _bench_last_two_days(start="20100104", days=int(days))
+    stages = [
+        ("generate", [invoke, "demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)], 180),
+        ("build full (models)", [invoke, "build", "--full-refresh", "--no-tests", "--end-date", last_two[0]], 60),
+        ("build incremental day (models)", [invoke, "build", "--no-tests", "--end-date", last_two[1]], 5),
+        ("data tests (all rows)", [str(BIN / "dbt"), "test", "--project-dir", str(PROJECT_ROOT),
+                                   "--profiles-dir", str(PROJECT_ROOT)], None),
+    ]
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    results = run_bench(int(stocks), int(days), int(seed), paths, stages, bench_dir / f"bench_{stamp}.json")
+    print(format_table(results))
+    print(f"report: {bench_dir / f'bench_{stamp}.json'}")
+    if not keep:
+        shutil.rmtree(paths.data_dir, ignore_errors=True)
+    if any(r.returncode != 0 for r in results):
+        sys.exit(1)
+
+
+def _bench_last_two_days(start: str, days: int) -> tuple[str, str]:
+    from ingest.demo import trading_days
+
+    cal = trading_days(start, days)
+    return cal[-2].isoformat(), cal[-1].isoformat()
+
+
+def _exit_on_failure(action) -> None:
+    from ingest.raw_contract import RawContractError
+    from ops.dbt_runner import DbtFailed
+
+    try:
+        action()
+    except (RawContractError, DbtFailed) as exc:
+        print(f"\nBUILD FAILED\n{exc}", file=sys.stderr)
+        sys.exit(1)
