@@ -27,6 +27,8 @@ def build(
     end_date (YYYY-MM-DD) makes an as-of build: nothing dated later is read. A raw-contract
     violation raises RawContractError; a failed model or test raises DbtFailed.
     """
+    if end_date is not None:
+        end_date = dt.date.fromisoformat(str(end_date))  # a clear error before dbt starts
     check_raw_root(paths.raw_dir)
     command = ["build" if run_tests else "run"]
     if select:
@@ -36,5 +38,5 @@ def build(
     if full_refresh:
         command.append("--full-refresh")
     command += extra_args or []
-    dbt_vars = {"end_date": str(end_date)} if end_date else None
+    dbt_vars = {"end_date": end_date.isoformat()} if end_date else None
     return run_dbt(command, paths, dbt_vars=dbt_vars, target_path=target_path, echo=echo)

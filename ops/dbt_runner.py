@@ -20,29 +20,39 @@ import duckdb
 from ops.settings import PROJECT_ROOT, Paths
 
 EXAMPLE_ROWS = 5
+# Columns that identify a row, printed first; the others only if the rule mentions them.
+KEY_COLUMNS = ("ts_code", "index_code", "trade_date", "cal_date", "end_date", "known_date", "in_date",
+               "exchange", "span_number", "n_rows")
 
 
 @dataclass
 class NodeFailure:
     unique_id: str
+    name: str
     resource_type: str
     status: str
     message: str
     model: str | None = None
+    rule: str | None = None
     n_rows: int | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
 
     def describe(self) -> str:
-        name = self.unique_id.split(".")[-1]
         if self.resource_type != "test":
-            return f"{self.resource_type} {name} {self.status}: {self.message.strip()}"
-        head = f"rule {name} on table {self.model}: {self.n_rows} offending row(s)"
-        rows = "\n".join(f"      {_format_row(r)}" for r in self.examples)
+            return f"{self.resource_type} {self.name} {self.status}: {self.message.strip()}"
+        head = f"rule {self.name} on table {self.model}: {self.n_rows} offending row(s)"
+        if self.rule:
+            head += f"\n      rule: {self.rule}"
+        rows = "\n".join(f"      {_format_row(r, self.rule or '')}" for r in self.examples)
         return f"{head}\n{rows}" if rows else f"{head} ({self.message.strip()})"
 
 
-def _format_row(row: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+def _format_row(row: dict[str, Any], rule: str) -> str:
+    """Keys first, then the values the rule looks at, then the raw file the row came from."""
+    keys = [k for k in KEY_COLUMNS if k in row]
+    mentioned = [k for k in row if k not in keys and k != "source_file" and k in rule]
+    shown = keys + mentioned + (["source_file"] if "source_file" in row else [])
+    return ", ".join(f"{k}={row[k]}" for k in shown)
 
 
 class DbtFailed(RuntimeError):
@@ -89,6 +99,8 @@ def run_dbt(
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    # A run that fails before executing anything writes no results: never report stale ones.
+    (target / "run_results.json").unlink(missing_ok=True)
     env = {**os.environ, **paths.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -112,7 +124,7 @@ def collect_failures(run: DbtRun, paths: Paths) -> list[NodeFailure]:
     manifest_file = run.target_path / "manifest.json"
     if not results_file.exists():
         tail = run.output.strip().splitlines()[-15:]
-        return [NodeFailure("dbt", "invocation", "error", "\n".join(tail))]
+        return [NodeFailure("dbt", "dbt", "invocation", "error", "\n".join(tail))]
     results = json.loads(results_file.read_text())["results"]
     manifest = json.loads(manifest_file.read_text()) if manifest_file.exists() else {"nodes": {}}
     failures = []
@@ -120,10 +132,11 @@ def collect_failures(run: DbtRun, paths: Paths) -> list[NodeFailure]:
         if r["status"] not in ("fail", "error"):
             continue
         node = manifest["nodes"].get(r["unique_id"], {})
-        failure = NodeFailure(r["unique_id"], node.get("resource_type", "node"), r["status"],
-                              r.get("message") or "", n_rows=r.get("failures"))
+        failure = NodeFailure(r["unique_id"], node.get("name", r["unique_id"]), node.get("resource_type", "node"),
+                              r["status"], r.get("message") or "", n_rows=r.get("failures"))
         if failure.resource_type == "test":
             failure.model = _tested_model(node, manifest)
+            failure.rule = _rule_text(node)
             if node.get("relation_name") and r["status"] == "fail":
                 failure.examples = _example_rows(paths.duckdb_path, node["relation_name"])
         failures.append(failure)
@@ -136,6 +149,19 @@ def _tested_model(node: dict, manifest: dict) -> str | None:
         return attached.split(".")[-1]
     deps = node.get("depends_on", {}).get("nodes", [])
     return ", ".join(d.split(".")[-1] for d in deps) or None
+
+
+def _rule_text(node: dict) -> str | None:
+    """The rule in words: a row_rule's expression, a unique key's columns, a test's own name."""
+    meta = node.get("test_metadata") or {}
+    kwargs = meta.get("kwargs", {})
+    if "expression" in kwargs:
+        return str(kwargs["expression"])
+    if "columns" in kwargs:
+        return f"unique ({', '.join(kwargs['columns'])})"
+    if meta.get("name") in ("not_null", "unique") and kwargs.get("column_name"):
+        return f"{meta['name']} {kwargs['column_name']}"
+    return node.get("description") or None
 
 
 def _example_rows(db_path: Path, relation: str) -> list[dict[str, Any]]:

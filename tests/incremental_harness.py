@@ -46,8 +46,9 @@ class Difference:
 def compare(full_db: Path, incremental_db: Path, relation: Relation) -> Difference:
     """Row-for-row comparison (EXCEPT ALL both ways: exact values, NULLs equal, duplicates counted)."""
     with duckdb.connect() as con:
-        con.execute("attach ? as f (read_only)", [str(full_db)])
-        con.execute("attach ? as i (read_only)", [str(incremental_db)])
+        # ATTACH takes no bound parameters: quote the (test-made) paths as SQL string literals.
+        con.execute(f"attach {_literal(full_db)} as f (read_only)")
+        con.execute(f"attach {_literal(incremental_db)} as i (read_only)")
         full = f'f."{relation.schema}"."{relation.name}"'
         inc = f'i."{relation.schema}"."{relation.name}"'
         (n_full,) = con.execute(f"select count(*) from {full}").fetchone()
@@ -55,3 +56,7 @@ def compare(full_db: Path, incremental_db: Path, relation: Relation) -> Differen
         only_full = con.execute(f"select * from {full} except all select * from {inc}").fetchall()
         only_inc = con.execute(f"select * from {inc} except all select * from {full}").fetchall()
     return Difference(relation, n_full, n_inc, len(only_full), len(only_inc), (only_full + only_inc)[:5])
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
