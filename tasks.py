@@ -23,26 +23,46 @@ def _progress(message: str) -> None:
     print(f"[demo-data] {message}", flush=True)
 
 
-@task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed",
-            "start": "first calendar date, YYYYMMDD"})
+@task(
+    help={
+        "stocks": "number of stocks",
+        "days": "number of trading days",
+        "seed": "random seed",
+        "start": "first calendar date, YYYYMMDD",
+    }
+)
 def demo_data(c, stocks=DEMO_STOCKS, days=DEMO_DAYS, seed=DEMO_SEED, start="20100104"):
     """Generate the demo market: raw Tushare-shaped Parquet and its planted truth under $FW_DATA_DIR/raw."""
     from ingest.demo import generate_demo_market
 
     paths = Paths.from_env()
-    summary = generate_demo_market(paths.raw_dir, int(stocks), int(days), int(seed), start=start,
-                                   progress=_progress)
+    summary = generate_demo_market(
+        paths.raw_dir, int(stocks), int(days), int(seed), start=start, progress=_progress
+    )
     print(f"[demo-data] wrote {paths.raw_dir}: " + ", ".join(f"{k}={v}" for k, v in summary["rows"].items()))
 
 
-@task(help={"select": "dbt selection (default: everything)", "full_refresh": "rebuild incremental models",
-            "end_date": "as-of date YYYY-MM-DD", "no_tests": "run models without data tests"})
+@task(
+    help={
+        "select": "dbt selection (default: everything)",
+        "full_refresh": "rebuild incremental models",
+        "end_date": "as-of date YYYY-MM-DD",
+        "no_tests": "run models without data tests",
+    }
+)
 def build(c, select=None, full_refresh=False, end_date=None, no_tests=False):
     """Check the raw files, then dbt build (models and data tests) into $FW_DUCKDB_PATH."""
     from ops.build import build as run_build
 
-    _exit_on_failure(lambda: run_build(Paths.from_env(), select=select, full_refresh=full_refresh,
-                                       end_date=end_date, run_tests=not no_tests))
+    _exit_on_failure(
+        lambda: run_build(
+            Paths.from_env(),
+            select=select,
+            full_refresh=full_refresh,
+            end_date=end_date,
+            run_tests=not no_tests,
+        )
+    )
 
 
 @task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed"})
@@ -71,8 +91,10 @@ def test(c, k=None, fast=False):
 @task
 def lint(c):
     """sqlfluff on the models (duckdb dialect, dbt templater) and ruff on the Python."""
-    paths = Paths.from_env()
-    env = paths.env()
+    # The dbt templater compiles the project against a scratch database, never the warehouse.
+    scratch = PROJECT_ROOT / "target" / "lint"
+    scratch.mkdir(parents=True, exist_ok=True)
+    env = Paths.from_env(data_dir=scratch, duckdb_path=scratch / "lint.duckdb").env()
     c.run(f"{BIN / 'ruff'} check .", env=env)
     c.run(f"{BIN / 'ruff'} format --check .", env=env)
     c.run(f"{BIN / 'sqlfluff'} lint models tests/dbt", env=env)
@@ -85,17 +107,23 @@ def docs(c, serve=False):
 
     paths = Paths.from_env()
     run_dbt(["docs", "generate", "--static"], paths)
-    print(f"docs: {PROJECT_ROOT / 'target' / 'static_index.html'} (open it in a browser; lineage under 'View Lineage Graph')")
+    page = PROJECT_ROOT / "target" / "static_index.html"
+    print(f"docs: {page} (open it in a browser; the lineage graph is under 'View Lineage Graph')")
     if serve:
         run_dbt(["docs", "serve", "--port", "8080", "--no-browser"], paths)
 
 
-@task(help={"stocks": "number of stocks", "days": "number of trading days", "seed": "random seed",
-            "keep": "keep the benchmark data directory afterwards"})
+@task(
+    help={
+        "stocks": "number of stocks",
+        "days": "number of trading days",
+        "seed": "random seed",
+        "keep": "keep the benchmark data directory afterwards",
+    }
+)
 def bench(c, stocks=5000, days=6000, seed=1, keep=False):
-    """Time each stage (generation, full build, one incremental day, data tests): wall time and peak memory."""
+    """Time each stage (generation, full build, one incremental day, data tests): wall and peak memory."""
     from ops.bench import format_table, run_bench
-    from ops.build import build as run_build  # noqa: F401  (import check before the long run)
 
     bench_dir = PROJECT_ROOT / "data" / "bench"
     paths = Paths.from_env(data_dir=bench_dir / f"market_{stocks}x{days}")
@@ -104,11 +132,29 @@ def bench(c, stocks=5000, days=6000, seed=1, keep=False):
     invoke = str(BIN / "invoke")
     last_two = _bench_last_two_days(start="20100104", days=int(days))
     stages = [
-        ("generate", [invoke, "demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)], 180),
-        ("build full (models)", [invoke, "build", "--full-refresh", "--no-tests", "--end-date", last_two[0]], 60),
+        (
+            "generate",
+            [invoke, "demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)],
+            180,
+        ),
+        (
+            "build full (models)",
+            [invoke, "build", "--full-refresh", "--no-tests", "--end-date", last_two[0]],
+            60,
+        ),
         ("build incremental day (models)", [invoke, "build", "--no-tests", "--end-date", last_two[1]], 5),
-        ("data tests (all rows)", [str(BIN / "dbt"), "test", "--project-dir", str(PROJECT_ROOT),
-                                   "--profiles-dir", str(PROJECT_ROOT)], None),
+        (
+            "data tests (all rows)",
+            [
+                str(BIN / "dbt"),
+                "test",
+                "--project-dir",
+                str(PROJECT_ROOT),
+                "--profiles-dir",
+                str(PROJECT_ROOT),
+            ],
+            None,
+        ),
     ]
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     results = run_bench(int(stocks), int(days), int(seed), paths, stages, bench_dir / f"bench_{stamp}.json")

@@ -21,3 +21,13 @@
 {% macro risk_free_return(n_days='1') -%}
     (pow(1.0 + {{ var('risk_free_rate_annual') | float }}, ({{ n_days }}) / 252.0) - 1.0)
 {%- endmacro %}
+
+{#- In an incremental run, keep only rows dated after the newest date already built
+    (an empty target counts as nothing built). Renders nothing in a full build. -#}
+{% macro after_watermark(column='trade_date') -%}
+    {%- if is_incremental() -%}
+        {{ column }} > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}

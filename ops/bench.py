@@ -31,8 +31,13 @@ class StageResult:
         return None if self.target_seconds is None else self.wall_seconds <= self.target_seconds
 
 
-def measure(stage: str, args: list[str], env: dict[str, str], target_seconds: float | None = None,
-            log: Path | None = None) -> StageResult:
+def measure(
+    stage: str,
+    args: list[str],
+    env: dict[str, str],
+    target_seconds: float | None = None,
+    log: Path | None = None,
+) -> StageResult:
     """Run one command; return its wall time and peak RSS (the process tree's largest member)."""
     start = time.perf_counter()
     with open(log or os.devnull, "a") as out:
@@ -54,8 +59,14 @@ def format_table(results: list[StageResult]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 
 
-def run_bench(stocks: int, days: int, seed: int, paths: Paths, stages: list[tuple[str, list[str], float | None]],
-              out_file: Path) -> list[StageResult]:
+def run_bench(
+    stocks: int,
+    days: int,
+    seed: int,
+    paths: Paths,
+    stages: list[tuple[str, list[str], float | None]],
+    out_file: Path,
+) -> list[StageResult]:
     """Run the given stages in order, stopping at the first failure, and write the JSON report."""
     env = {**os.environ, **paths.env()}
     log = out_file.with_suffix(".log")
@@ -69,8 +80,14 @@ def run_bench(stocks: int, days: int, seed: int, paths: Paths, stages: list[tupl
             print(f"[bench] {name} failed with exit code {result.returncode}; see {log}", file=sys.stderr)
             break
     report = {
-        "stocks": stocks, "days": days, "seed": seed,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "stocks": stocks,
+        "days": days,
+        "seed": seed,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "stages": [asdict(r) | {"within_target": r.within_target} for r in results],
     }
     out_file.parent.mkdir(parents=True, exist_ok=True)

@@ -21,8 +21,18 @@ from ops.settings import PROJECT_ROOT, Paths
 
 EXAMPLE_ROWS = 5
 # Columns that identify a row, printed first; the others only if the rule mentions them.
-KEY_COLUMNS = ("ts_code", "index_code", "trade_date", "cal_date", "end_date", "known_date", "in_date",
-               "exchange", "span_number", "n_rows")
+KEY_COLUMNS = (
+    "ts_code",
+    "index_code",
+    "trade_date",
+    "cal_date",
+    "end_date",
+    "known_date",
+    "in_date",
+    "exchange",
+    "span_number",
+    "n_rows",
+)
 
 
 @dataclass
@@ -94,16 +104,27 @@ def run_dbt(
     With check=True a failure raises DbtFailed naming the failing nodes and rows.
     """
     target = target_path or PROJECT_ROOT / "target"
-    args = [dbt_executable(), *command, "--project-dir", str(PROJECT_ROOT), "--profiles-dir",
-            str(PROJECT_ROOT), "--target-path", str(target), "--log-path", str(target / "logs")]
+    args = [
+        dbt_executable(),
+        *command,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROJECT_ROOT),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
     if dbt_vars:
         args += ["--vars", json.dumps(dbt_vars)]
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # A run that fails before executing anything writes no results: never report stale ones.
     (target / "run_results.json").unlink(missing_ok=True)
     env = {**os.environ, **paths.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -132,8 +153,14 @@ def collect_failures(run: DbtRun, paths: Paths) -> list[NodeFailure]:
         if r["status"] not in ("fail", "error"):
             continue
         node = manifest["nodes"].get(r["unique_id"], {})
-        failure = NodeFailure(r["unique_id"], node.get("name", r["unique_id"]), node.get("resource_type", "node"),
-                              r["status"], r.get("message") or "", n_rows=r.get("failures"))
+        failure = NodeFailure(
+            r["unique_id"],
+            node.get("name", r["unique_id"]),
+            node.get("resource_type", "node"),
+            r["status"],
+            r.get("message") or "",
+            n_rows=r.get("failures"),
+        )
         if failure.resource_type == "test":
             failure.model = _tested_model(node, manifest)
             failure.rule = _rule_text(node)

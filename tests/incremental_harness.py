@@ -23,8 +23,11 @@ class Relation:
 def incremental_models(target_path: Path) -> list[Relation]:
     manifest = json.loads((target_path / "manifest.json").read_text())
     return sorted(
-        (Relation(n["alias"] or n["name"], n["schema"]) for n in manifest["nodes"].values()
-         if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"),
+        (
+            Relation(n["alias"] or n["name"], n["schema"])
+            for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"
+        ),
         key=lambda r: r.name,
     )
 
@@ -40,7 +43,9 @@ class Difference:
 
     @property
     def identical(self) -> bool:
-        return self.rows_full == self.rows_incremental and not self.only_in_full and not self.only_in_incremental
+        return (
+            self.rows_full == self.rows_incremental and not self.only_in_full and not self.only_in_incremental
+        )
 
 
 def compare(full_db: Path, incremental_db: Path, relation: Relation) -> Difference:

@@ -23,13 +23,16 @@ pytestmark = pytest.mark.dbt
 
 # ---------------------------------------------------------------- helpers on raw files
 
+
 def table_files(paths: Paths, table: str) -> list[Path]:
     return sorted((paths.raw_dir / "tushare" / table).glob("*.parquet"))
 
 
 def read(path: Path) -> pd.DataFrame:
     t = pq.read_table(path)
-    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in t.schema])
+    plain = pa.schema(
+        [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in t.schema]
+    )
     return t.cast(plain).to_pandas()
 
 
@@ -60,11 +63,13 @@ def assert_build_fails(paths: Paths, tmp_path: Path, *fragments: str) -> str:
 
 # ---------------------------------------------------------------- the control
 
+
 def test_undamaged_copy_builds(tiny_copy, tmp_path):
     build(tiny_copy, full_refresh=True, target_path=tmp_path / "target", echo=False)
 
 
 # ---------------------------------------------------------------- damaged rows in daily
+
 
 def _daily_row_case(mutate: Callable[[pd.DataFrame, int], None]) -> Callable[[Paths], tuple[str, str]]:
     def apply(paths: Paths) -> tuple[str, str]:
@@ -74,6 +79,7 @@ def _daily_row_case(mutate: Callable[[pd.DataFrame, int], None]) -> Callable[[Pa
         mutate(df, i)
         write(path, df)
         return df.at[i, "ts_code"], iso(df.at[i, "trade_date"])
+
     return apply
 
 
@@ -85,6 +91,7 @@ def _set(**values) -> Callable[[pd.DataFrame, int], None]:
     def mutate(df: pd.DataFrame, i: int) -> None:
         for k, v in values.items():
             df.at[i, k] = v
+
     return mutate
 
 
@@ -110,8 +117,9 @@ def _on_a_sunday(df: pd.DataFrame, i: int) -> None:
         pytest.param(_duplicate, "unique_key_stg_tushare__daily", id="duplicate-key"),
         pytest.param(_set(close=-5.0), "stg_tushare__daily__prices_positive", id="negative-price"),
         pytest.param(_set(open=0.0), "stg_tushare__daily__prices_positive", id="zero-price"),
-        pytest.param(_unexplained_jump, "int_returns__daily__return_explained_by_adj_factor",
-                     id="500pct-return"),
+        pytest.param(
+            _unexplained_jump, "int_returns__daily__return_explained_by_adj_factor", id="500pct-return"
+        ),
         pytest.param(_on_a_sunday, "on_trading_day_stg_tushare__daily", id="date-on-closed-day"),
     ],
 )
@@ -128,8 +136,14 @@ def test_amount_in_cny_instead_of_thousands(tiny_copy, tmp_path):
     df = read(path)
     df["amount"] = df["amount"] * 1000  # a dump that forgot Tushare's unit
     write(path, df)
-    assert_build_fails(tiny_copy, tmp_path, "stg_tushare__daily__vwap_inside_bar", "on table stg_tushare__daily",
-                       "ts_code=", f"source_file={path}")
+    assert_build_fails(
+        tiny_copy,
+        tmp_path,
+        "stg_tushare__daily__vwap_inside_bar",
+        "on table stg_tushare__daily",
+        "ts_code=",
+        f"source_file={path}",
+    )
 
 
 def test_volume_in_shares_instead_of_lots(tiny_copy, tmp_path):
@@ -142,6 +156,7 @@ def test_volume_in_shares_instead_of_lots(tiny_copy, tmp_path):
 
 # ---------------------------------------------------------------- adjustment factors
 
+
 def test_missing_adj_factor_for_a_traded_day(tiny_copy, tmp_path):
     daily = read(table_files(tiny_copy, "daily")[0])
     i = traded_row(daily)
@@ -150,8 +165,13 @@ def test_missing_adj_factor_for_a_traded_day(tiny_copy, tmp_path):
     adj = read(path)
     adj = adj[~((adj.ts_code == ts_code) & (adj.trade_date == trade_date))]
     write(path, adj)
-    assert_build_fails(tiny_copy, tmp_path, "not_null_int_prices__adjusted_adj_factor", f"ts_code={ts_code}",
-                       f"trade_date={iso(trade_date)}")
+    assert_build_fails(
+        tiny_copy,
+        tmp_path,
+        "not_null_int_prices__adjusted_adj_factor",
+        f"ts_code={ts_code}",
+        f"trade_date={iso(trade_date)}",
+    )
 
 
 def test_adj_factor_jump_without_ex_rights(tiny_copy, tmp_path):
@@ -164,11 +184,17 @@ def test_adj_factor_jump_without_ex_rights(tiny_copy, tmp_path):
     later = (adj.ts_code == ts_code) & (adj.trade_date >= trade_date)
     adj.loc[later, "adj_factor"] *= 2
     write(path, adj)
-    assert_build_fails(tiny_copy, tmp_path, "assert_pre_close_matches_adjusted_previous_close",
-                       f"ts_code={ts_code}", f"trade_date={iso(trade_date)}")
+    assert_build_fails(
+        tiny_copy,
+        tmp_path,
+        "assert_pre_close_matches_adjusted_previous_close",
+        f"ts_code={ts_code}",
+        f"trade_date={iso(trade_date)}",
+    )
 
 
 # ---------------------------------------------------------------- dates out of order
+
 
 def test_delist_date_before_list_date(tiny_copy, tmp_path):
     path = table_files(tiny_copy, "stock_basic")[0]
@@ -176,7 +202,9 @@ def test_delist_date_before_list_date(tiny_copy, tmp_path):
     ts_code = df.at[0, "ts_code"]
     df.at[0, "delist_date"] = "19900101"
     write(path, df)
-    assert_build_fails(tiny_copy, tmp_path, "stg_tushare__stock_basic__delist_after_list", f"ts_code={ts_code}")
+    assert_build_fails(
+        tiny_copy, tmp_path, "stg_tushare__stock_basic__delist_after_list", f"ts_code={ts_code}"
+    )
 
 
 def test_statement_announced_before_its_period_ends(tiny_copy, tmp_path):
@@ -187,19 +215,31 @@ def test_statement_announced_before_its_period_ends(tiny_copy, tmp_path):
     df.at[i, "ann_date"] = (end - dt.timedelta(days=30)).strftime("%Y%m%d")
     df.at[i, "f_ann_date"] = df.at[i, "ann_date"]
     write(path, df)
-    assert_build_fails(tiny_copy, tmp_path, "stg_tushare__income_ann_date", f"ts_code={df.at[i, 'ts_code']}",
-                       f"end_date={end.isoformat()}")
+    assert_build_fails(
+        tiny_copy,
+        tmp_path,
+        "stg_tushare__income_ann_date",
+        f"ts_code={df.at[i, 'ts_code']}",
+        f"end_date={end.isoformat()}",
+    )
 
 
 # ---------------------------------------------------------------- broken files
 
+
 @pytest.mark.parametrize(
     ("damage", "rule"),
     [
-        pytest.param(lambda df: df.drop(columns=["vol"]), "rule 'required column' failed: column 'vol'",
-                     id="missing-column"),
-        pytest.param(lambda df: df.assign(close=df["close"].astype(str)), "rule 'column type' failed: column 'close'",
-                     id="wrong-type"),
+        pytest.param(
+            lambda df: df.drop(columns=["vol"]),
+            "rule 'required column' failed: column 'vol'",
+            id="missing-column",
+        ),
+        pytest.param(
+            lambda df: df.assign(close=df["close"].astype(str)),
+            "rule 'column type' failed: column 'close'",
+            id="wrong-type",
+        ),
         pytest.param(lambda df: df.iloc[0:0], "rule 'non-empty file' failed", id="empty-file"),
     ],
 )

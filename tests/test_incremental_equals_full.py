@@ -69,15 +69,33 @@ def test_incremental_build_equals_full_build(market, tmp_path):
     assert len(steps) >= 3
 
     full = Paths(data_dir=market.data_dir, duckdb_path=tmp_path / "full.duckdb")
-    build(full, full_refresh=True, end_date=days[-1], run_tests=False, target_path=tmp_path / "t_full", echo=False)
+    build(
+        full,
+        full_refresh=True,
+        end_date=days[-1],
+        run_tests=False,
+        target_path=tmp_path / "t_full",
+        echo=False,
+    )
 
     inc = Paths(data_dir=market.data_dir, duckdb_path=tmp_path / "incremental.duckdb")
-    build(inc, full_refresh=True, end_date=first_full, run_tests=False, target_path=tmp_path / "t_inc", echo=False)
+    build(
+        inc,
+        full_refresh=True,
+        end_date=first_full,
+        run_tests=False,
+        target_path=tmp_path / "t_inc",
+        echo=False,
+    )
     for end_date in steps:
         build(inc, end_date=end_date, run_tests=False, target_path=tmp_path / "t_inc", echo=False)
 
     models = incremental_models(tmp_path / "t_full")
-    assert {m.name for m in models} >= {"int_prices__adjusted", "int_returns__daily", "int_market__daily_return"}
+    assert {m.name for m in models} >= {
+        "int_prices__adjusted",
+        "int_returns__daily",
+        "int_market__daily_return",
+    }
     differences = [compare(full.duckdb_path, inc.duckdb_path, m) for m in models]
     for d in differences:
         assert d.rows_full > 0, f"{d.relation.name} is empty: the comparison would prove nothing"

@@ -24,8 +24,17 @@ def _valid_table(table: str, n: int = 3) -> pa.Table:
 def test_contract_covers_every_table_the_models_read():
     contract = load_contract()
     assert set(contract) == {
-        "trade_cal", "stock_basic", "daily", "daily_basic", "adj_factor", "index_daily",
-        "index_classify", "index_member_all", "income", "balancesheet", "cashflow",
+        "trade_cal",
+        "stock_basic",
+        "daily",
+        "daily_basic",
+        "adj_factor",
+        "index_daily",
+        "index_classify",
+        "index_member_all",
+        "income",
+        "balancesheet",
+        "cashflow",
     }
     daily = {c.name: c.data_type for c in contract["daily"]}
     assert daily["vol"] == "double" and daily["trade_date"] == "varchar"
@@ -48,8 +57,10 @@ def test_integer_column_accepted_where_double_expected(tmp_path):
     ("mutate", "rule"),
     [
         (lambda t: t.drop_columns(["vol"]), "required column"),
-        (lambda t: t.set_column(t.schema.get_field_index("close"), "close", pa.array(["1", "2", "3"])),
-         "column type"),
+        (
+            lambda t: t.set_column(t.schema.get_field_index("close"), "close", pa.array(["1", "2", "3"])),
+            "column type",
+        ),
         (lambda t: t.slice(0, 0), "non-empty file"),
     ],
 )

@@ -65,7 +65,9 @@ def test_every_traded_row_has_one_return_row(reference_returns, sql_returns):
 
 def test_returns_equal_reference(reference_returns, sql_returns):
     ref = reference_returns.set_index(["ts_code", "trade_date"])
-    got = sql_returns.assign(trade_date=pd.to_datetime(sql_returns.trade_date)).set_index(["ts_code", "trade_date"])
+    got = sql_returns.assign(trade_date=pd.to_datetime(sql_returns.trade_date)).set_index(
+        ["ts_code", "trade_date"]
+    )
     got = got.loc[ref.index]
     np.testing.assert_allclose(got["simple_return"], ref["simple_return"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(got["log_return"], np.log1p(ref["simple_return"]), rtol=0, atol=1e-12)
@@ -87,22 +89,30 @@ def test_market_return_is_cap_weighted_over_consecutive_rows(built_market, refer
     ref = r.groupby("trade_date").apply(
         lambda d: np.sum(d.prev_total_mv * d.simple_return) / np.sum(d.prev_total_mv), include_groups=False
     )
-    got = query(built_market, "select trade_date, market_return, market_excess_return, n_stocks "
-                              "from intermediate.int_market__daily_return order by trade_date")
+    got = query(
+        built_market,
+        "select trade_date, market_return, market_excess_return, n_stocks "
+        "from intermediate.int_market__daily_return order by trade_date",
+    )
     got = got.set_index(pd.to_datetime(got.trade_date))
     assert list(got.index) == list(ref.index)
     np.testing.assert_allclose(got.market_return, ref, rtol=0, atol=1e-13)
-    np.testing.assert_allclose(got.market_return - got.market_excess_return, (1 + RF_ANNUAL) ** (1 / 252) - 1,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        got.market_return - got.market_excess_return, (1 + RF_ANNUAL) ** (1 / 252) - 1, atol=1e-15
+    )
 
 
 def test_units_converted_to_shares_and_cny(built_market):
     daily = raw(built_market, "daily")
     basic = raw(built_market, "daily_basic")
-    got = query(built_market, "select ts_code, strftime(trade_date, '%Y%m%d') as trade_date, volume, amount, "
-                              "total_shares, total_mv, vwap, low, high from intermediate.int_prices__adjusted")
+    got = query(
+        built_market,
+        "select ts_code, strftime(trade_date, '%Y%m%d') as trade_date, volume, amount, "
+        "total_shares, total_mv, vwap, low, high from intermediate.int_prices__adjusted",
+    )
     m = got.merge(daily, on=["ts_code", "trade_date"], suffixes=("", "_raw")).merge(
-        basic, on=["ts_code", "trade_date"], suffixes=("", "_basic"))
+        basic, on=["ts_code", "trade_date"], suffixes=("", "_basic")
+    )
     np.testing.assert_allclose(m.volume, m.vol * 100)
     np.testing.assert_allclose(m.amount, m.amount_raw * 1000)
     np.testing.assert_allclose(m.total_shares, m.total_share * 1e4)
@@ -129,7 +139,9 @@ def test_security_dimension_keeps_delisted_and_suspended_names(built_market):
 
 def test_listing_spans_split_a_relisting_not_a_trading_halt(built_market):
     meta = json.loads((built_market.truth_dir / "meta.json").read_text())
-    spans = query(built_market, "select ts_code, count(*) as n from marts.dim_security_listing_spans group by 1")
+    spans = query(
+        built_market, "select ts_code, count(*) as n from marts.dim_security_listing_spans group by 1"
+    )
     n = dict(zip(spans.ts_code, spans.n, strict=True))
     traps = meta["traps"]
     for code in _codes(traps, "relist"):

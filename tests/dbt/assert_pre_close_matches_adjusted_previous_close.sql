@@ -3,7 +3,13 @@
 -- has a wrong adj_factor or a wrong price (the vendor errors of tushare issues 1165/1166), and
 -- every return through it would be wrong.
 with prices as (
-    select ts_code, trade_date, stock_row_number, close, pre_close, adj_factor
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        close,
+        pre_close,
+        adj_factor
     from {{ ref('int_prices__adjusted') }}
 )
 

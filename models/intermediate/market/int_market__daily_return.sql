@@ -12,14 +12,16 @@
 -- suspension is not a one-day return, and a first day has none).
 
 with returns as (
-    select ts_code, trade_date, simple_return, prev_total_mv
+    select
+        ts_code,
+        trade_date,
+        simple_return,
+        prev_total_mv
     from {{ ref('int_returns__daily') }}
     where
         gap_trading_days = 1
         and prev_total_mv > 0
-        {% if is_incremental() %}
-            and trade_date > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
-        {% endif %}
+        and {{ after_watermark('trade_date') }}
 ),
 
 -- Sums are ordered by ts_code: floating-point addition is not associative, and a parallel

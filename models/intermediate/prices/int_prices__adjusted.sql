@@ -17,23 +17,32 @@ with daily as (
     from {{ ref('stg_tushare__daily') }}
     where
         {{ within_end_date('trade_date') }}
-        {% if is_incremental() %}
-            and trade_date > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
-        {% endif %}
+        and {{ after_watermark('trade_date') }}
 ),
 
 calendar as (
-    select trade_date, trading_day_index
+    select
+        trade_date,
+        trading_day_index
     from {{ ref('dim_trading_calendar') }}
 ),
 
 adj as (
-    select ts_code, trade_date, adj_factor
+    select
+        ts_code,
+        trade_date,
+        adj_factor
     from {{ ref('stg_tushare__adj_factor') }}
 ),
 
 basic as (
-    select ts_code, trade_date, total_shares, float_shares, total_mv, float_mv
+    select
+        ts_code,
+        trade_date,
+        total_shares,
+        float_shares,
+        total_mv,
+        float_mv
     from {{ ref('stg_tushare__daily_basic') }}
 ),
 

@@ -26,9 +26,7 @@ with prices as (
 new_rows as (
     select *
     from prices
-    {% if is_incremental() %}
-        where trade_date > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
-    {% endif %}
+    where {{ after_watermark('trade_date') }}
 ),
 
 with_previous as (
@@ -37,11 +35,11 @@ with_previous as (
         n.trade_date,
         n.trading_day_index,
         p.trade_date as prev_trade_date,
-        n.trading_day_index - p.trading_day_index as gap_trading_days,
         n.adj_close,
         p.adj_close as prev_adj_close,
         n.total_mv,
-        p.total_mv as prev_total_mv
+        p.total_mv as prev_total_mv,
+        n.trading_day_index - p.trading_day_index as gap_trading_days
     from new_rows as n
     left join prices as p
         on n.ts_code = p.ts_code and n.stock_row_number - 1 = p.stock_row_number

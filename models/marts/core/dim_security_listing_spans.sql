@@ -3,7 +3,10 @@
 -- relisting); a shorter gap is a trading halt inside the span, whose days consumers see as
 -- missing values. Qlib's instruments file writes one line per span.
 with returns as (
-    select ts_code, trade_date, gap_trading_days
+    select
+        ts_code,
+        trade_date,
+        gap_trading_days
     from {{ ref('int_returns__daily') }}
 ),
 
@@ -28,6 +31,6 @@ from span_starts as s
 inner join returns as r
     on
         s.ts_code = r.ts_code
-        and r.trade_date >= s.span_start
-        and (s.next_span_start is null or r.trade_date < s.next_span_start)
+        and s.span_start <= r.trade_date
+        and (s.next_span_start is null or s.next_span_start > r.trade_date)
 group by s.ts_code, s.span_start

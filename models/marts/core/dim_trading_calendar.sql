@@ -12,6 +12,6 @@ with open_days as (
 select
     trade_date,
     cast(row_number() over (order by trade_date) - 1 as integer) as trading_day_index,
-    lag(trade_date) over (order by trade_date) as prev_trade_date,
-    cast(extract(year from trade_date) as integer) as calendar_year
+    cast(extract(year from trade_date) as integer) as calendar_year,
+    lag(trade_date) over (order by trade_date) as prev_trade_date
 from open_days

@@ -10,9 +10,9 @@ renamed as (
         -- attributes
         industry_name,
         level as industry_level,
+        src as classification,
         nullif(parent_code, '0') as parent_code,
         is_pub = '1' as is_published,
-        src as classification,
         -- lineage
         filename as source_file
     from source
