@@ -123,54 +123,51 @@ def docs(c, serve=False):
 )
 def bench(c, stocks=5000, days=6000, seed=1, keep=False):
     """Time each stage (generation, full build, one incremental day, data tests): wall and peak memory."""
-    from ops.bench import format_table, run_bench
+    from ops.bench import Bench, format_table
 
     bench_dir = PROJECT_ROOT / "data" / "bench"
     paths = Paths.from_env(data_dir=bench_dir / f"market_{stocks}x{days}")
     if paths.duckdb_path.exists():
         paths.duckdb_path.unlink()
     invoke = str(BIN / "invoke")
-    last_two = _bench_last_two_days(start="20100104", days=int(days))
-    stages = [
-        (
-            "generate",
-            [invoke, "demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)],
-            180,
-        ),
-        (
-            "build full (models)",
-            [invoke, "build", "--full-refresh", "--no-tests", "--end-date", last_two[0]],
-            60,
-        ),
-        ("build incremental day (models)", [invoke, "build", "--no-tests", "--end-date", last_two[1]], 5),
-        (
-            "data tests (all rows)",
-            [
-                str(BIN / "dbt"),
-                "test",
-                "--project-dir",
-                str(PROJECT_ROOT),
-                "--profiles-dir",
-                str(PROJECT_ROOT),
-            ],
-            None,
-        ),
-    ]
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    results = run_bench(int(stocks), int(days), int(seed), paths, stages, bench_dir / f"bench_{stamp}.json")
-    print(format_table(results))
-    print(f"report: {bench_dir / f'bench_{stamp}.json'}")
+    bench = Bench(int(stocks), int(days), int(seed), paths, bench_dir / f"bench_{stamp}.json")
+    gen = ["demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)]
+    if bench.stage("generate", [invoke, *gen], 180).returncode == 0:
+        before_last, last = _last_two_trading_days(paths)
+        stages = [
+            ("build full (models)", ["build", "--full-refresh", "--no-tests", "--end-date", before_last], 60),
+            ("build incremental day (models)", ["build", "--no-tests", "--end-date", last], 5),
+            ("data tests (all rows)", ["dbt-test"], None),
+        ]
+        for name, args, target in stages:
+            if bench.stage(name, [invoke, *args], target).returncode != 0:
+                break
+    print(format_table(bench.results))
+    print(f"report: {bench.out_file}")
     if not keep:
         shutil.rmtree(paths.data_dir, ignore_errors=True)
-    if any(r.returncode != 0 for r in results):
+    if bench.failed:
         sys.exit(1)
 
 
-def _bench_last_two_days(start: str, days: int) -> tuple[str, str]:
-    from ingest.demo import trading_days
+@task
+def dbt_test(c):
+    """Run dbt's data tests on the warehouse as it is (no build)."""
+    from ops.dbt_runner import run_dbt
 
-    cal = trading_days(start, days)
-    return cal[-2].isoformat(), cal[-1].isoformat()
+    _exit_on_failure(lambda: run_dbt(["test"], Paths.from_env()))
+
+
+def _last_two_trading_days(paths: Paths) -> tuple[str, str]:
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "select strptime(cal_date, '%Y%m%d')::date from read_parquet(?) where is_open = 1 order by 1 desc limit 2",
+            [str(paths.raw_dir / "tushare" / "trade_cal" / "*.parquet")],
+        ).fetchall()
+    return rows[1][0].isoformat(), rows[0][0].isoformat()
 
 
 def _exit_on_failure(action) -> None:

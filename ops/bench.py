@@ -59,37 +59,41 @@ def format_table(results: list[StageResult]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 
 
-def run_bench(
-    stocks: int,
-    days: int,
-    seed: int,
-    paths: Paths,
-    stages: list[tuple[str, list[str], float | None]],
-    out_file: Path,
-) -> list[StageResult]:
-    """Run the given stages in order, stopping at the first failure, and write the JSON report."""
-    env = {**os.environ, **paths.env()}
-    log = out_file.with_suffix(".log")
-    results = []
-    for name, args, target in stages:
+class Bench:
+    """Runs stages in order, each in its own process, and records what they cost."""
+
+    def __init__(self, stocks: int, days: int, seed: int, paths: Paths, out_file: Path):
+        self.meta = {"stocks": stocks, "days": days, "seed": seed}
+        self.env = {**os.environ, **paths.env()}
+        self.out_file = out_file
+        self.log = out_file.with_suffix(".log")
+        self.results: list[StageResult] = []
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.returncode != 0 for r in self.results)
+
+    def stage(self, name: str, args: list[str], target_seconds: float | None = None) -> StageResult:
         print(f"[bench] {name} ...", flush=True)
-        result = measure(name, args, env, target, log)
-        results.append(result)
+        result = measure(name, args, self.env, target_seconds, self.log)
+        self.results.append(result)
         print(f"[bench] {name}: {result.wall_seconds:.2f} s, peak {result.peak_rss_mib:.0f} MiB", flush=True)
         if result.returncode != 0:
-            print(f"[bench] {name} failed with exit code {result.returncode}; see {log}", file=sys.stderr)
-            break
-    report = {
-        "stocks": stocks,
-        "days": days,
-        "seed": seed,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "stages": [asdict(r) | {"within_target": r.within_target} for r in results],
-    }
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(json.dumps(report, indent=2))
-    return results
+            print(
+                f"[bench] {name} failed with exit code {result.returncode}; see {self.log}", file=sys.stderr
+            )
+        self.write()
+        return result
+
+    def write(self) -> None:
+        report = {
+            **self.meta,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+            },
+            "stages": [asdict(r) | {"within_target": r.within_target} for r in self.results],
+        }
+        self.out_file.write_text(json.dumps(report, indent=2))
