@@ -36,9 +36,7 @@ def demo_data(c, stocks=DEMO_STOCKS, days=DEMO_DAYS, seed=DEMO_SEED, start="2010
     from ingest.demo import generate_demo_market
 
     paths = Paths.from_env()
-    summary = generate_demo_market(
-        paths.raw_dir, int(stocks), int(days), int(seed), start=start, progress=_progress
-    )
+    summary = generate_demo_market(paths.raw_dir, int(stocks), int(days), int(seed), start=start, progress=_progress)
     print(f"[demo-data] wrote {paths.raw_dir}: " + ", ".join(f"{k}={v}" for k, v in summary["rows"].items()))
 
 

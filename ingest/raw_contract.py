@@ -32,8 +32,7 @@ def load_contract() -> dict[str, tuple[Column, ...]]:
     doc = yaml.safe_load(SOURCES_YAML.read_text(encoding="utf-8"))
     (source,) = [s for s in doc["sources"] if s["name"] == "tushare"]
     return {
-        table["name"]: tuple(Column(c["name"], c["data_type"]) for c in table["columns"])
-        for table in source["tables"]
+        table["name"]: tuple(Column(c["name"], c["data_type"]) for c in table["columns"]) for table in source["tables"]
     }
 
 

@@ -80,9 +80,7 @@ class Bench:
         self.results.append(result)
         print(f"[bench] {name}: {result.wall_seconds:.2f} s, peak {result.peak_rss_mib:.0f} MiB", flush=True)
         if result.returncode != 0:
-            print(
-                f"[bench] {name} failed with exit code {result.returncode}; see {self.log}", file=sys.stderr
-            )
+            print(f"[bench] {name} failed with exit code {result.returncode}; see {self.log}", file=sys.stderr)
         self.write()
         return result
 

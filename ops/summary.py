@@ -34,9 +34,7 @@ def warehouse_summary(paths: Paths) -> str:
             from intermediate.int_returns__daily where gap_trading_days = 1
             """
         ).fetchone()
-        lines.append(
-            f"returns:   {stats[0]} stocks, mean daily return {stats[1]:.5f}, daily std {stats[2]:.4f}"
-        )
+        lines.append(f"returns:   {stats[0]} stocks, mean daily return {stats[1]:.5f}, daily std {stats[2]:.4f}")
         (mkt_vol,) = con.execute(
             "select stddev_samp(market_return) * sqrt(252) from intermediate.int_market__daily_return"
         ).fetchone()

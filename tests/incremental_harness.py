@@ -43,9 +43,7 @@ class Difference:
 
     @property
     def identical(self) -> bool:
-        return (
-            self.rows_full == self.rows_incremental and not self.only_in_full and not self.only_in_incremental
-        )
+        return self.rows_full == self.rows_incremental and not self.only_in_full and not self.only_in_incremental
 
 
 def compare(full_db: Path, incremental_db: Path, relation: Relation) -> Difference:

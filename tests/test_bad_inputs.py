@@ -30,9 +30,7 @@ def table_files(paths: Paths, table: str) -> list[Path]:
 
 def read(path: Path) -> pd.DataFrame:
     t = pq.read_table(path)
-    plain = pa.schema(
-        [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in t.schema]
-    )
+    plain = pa.schema([f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in t.schema])
     return t.cast(plain).to_pandas()
 
 
@@ -117,9 +115,7 @@ def _on_a_sunday(df: pd.DataFrame, i: int) -> None:
         pytest.param(_duplicate, "unique_key_stg_tushare__daily", id="duplicate-key"),
         pytest.param(_set(close=-5.0), "stg_tushare__daily__prices_positive", id="negative-price"),
         pytest.param(_set(open=0.0), "stg_tushare__daily__prices_positive", id="zero-price"),
-        pytest.param(
-            _unexplained_jump, "int_returns__daily__return_explained_by_adj_factor", id="500pct-return"
-        ),
+        pytest.param(_unexplained_jump, "int_returns__daily__return_explained_by_adj_factor", id="500pct-return"),
         pytest.param(_on_a_sunday, "on_trading_day_stg_tushare__daily", id="date-on-closed-day"),
     ],
 )
@@ -202,9 +198,7 @@ def test_delist_date_before_list_date(tiny_copy, tmp_path):
     ts_code = df.at[0, "ts_code"]
     df.at[0, "delist_date"] = "19900101"
     write(path, df)
-    assert_build_fails(
-        tiny_copy, tmp_path, "stg_tushare__stock_basic__delist_after_list", f"ts_code={ts_code}"
-    )
+    assert_build_fails(tiny_copy, tmp_path, "stg_tushare__stock_basic__delist_after_list", f"ts_code={ts_code}")
 
 
 def test_statement_announced_before_its_period_ends(tiny_copy, tmp_path):

@@ -65,9 +65,7 @@ def test_every_traded_row_has_one_return_row(reference_returns, sql_returns):
 
 def test_returns_equal_reference(reference_returns, sql_returns):
     ref = reference_returns.set_index(["ts_code", "trade_date"])
-    got = sql_returns.assign(trade_date=pd.to_datetime(sql_returns.trade_date)).set_index(
-        ["ts_code", "trade_date"]
-    )
+    got = sql_returns.assign(trade_date=pd.to_datetime(sql_returns.trade_date)).set_index(["ts_code", "trade_date"])
     got = got.loc[ref.index]
     np.testing.assert_allclose(got["simple_return"], ref["simple_return"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(got["log_return"], np.log1p(ref["simple_return"]), rtol=0, atol=1e-12)
@@ -139,9 +137,7 @@ def test_security_dimension_keeps_delisted_and_suspended_names(built_market):
 
 def test_listing_spans_split_a_relisting_not_a_trading_halt(built_market):
     meta = json.loads((built_market.truth_dir / "meta.json").read_text())
-    spans = query(
-        built_market, "select ts_code, count(*) as n from marts.dim_security_listing_spans group by 1"
-    )
+    spans = query(built_market, "select ts_code, count(*) as n from marts.dim_security_listing_spans group by 1")
     n = dict(zip(spans.ts_code, spans.n, strict=True))
     traps = meta["traps"]
     for code in _codes(traps, "relist"):
