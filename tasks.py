@@ -170,10 +170,11 @@ def _last_two_trading_days(paths: Paths) -> tuple[str, str]:
 
 def _exit_on_failure(action) -> None:
     from ingest.raw_contract import RawContractError
+    from ops.build import BuildScopeError
     from ops.dbt_runner import DbtFailed
 
     try:
         action()
-    except (RawContractError, DbtFailed) as exc:
+    except (RawContractError, DbtFailed, BuildScopeError) as exc:
         print(f"\nBUILD FAILED\n{exc}", file=sys.stderr)
         sys.exit(1)

@@ -1,12 +1,14 @@
-{#- The as-of date of a build, validated: dbt vars are rendered into SQL, so the value
-    must be proven to be a date before it is. -#}
+{#- The as-of date of a build (environment variable FW_END_DATE, YYYY-MM-DD; empty = all data),
+    validated: it is rendered into SQL, so it must be proven to be a date first. An environment
+    variable rather than a dbt var: changing a var makes dbt re-parse the whole project, and the
+    as-of date changes every day. -#}
 {% macro end_date_literal() -%}
-    {%- set value = var('end_date') -%}
+    {%- set value = env_var('FW_END_DATE', '') -%}
     {%- if value is none or value == '' -%}
         null
     {%- else -%}
         {%- if not modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}', value | string) -%}
-            {{ exceptions.raise_compiler_error("var end_date must be YYYY-MM-DD, got '" ~ value ~ "'") }}
+            {{ exceptions.raise_compiler_error("FW_END_DATE must be YYYY-MM-DD, got '" ~ value ~ "'") }}
         {%- endif -%}
         date '{{ value }}'
     {%- endif -%}
@@ -22,12 +24,30 @@
     (pow(1.0 + {{ var('risk_free_rate_annual') | float }}, ({{ n_days }}) / 252.0) - 1.0)
 {%- endmacro %}
 
-{#- In an incremental run, keep only rows dated after the newest date already built
-    (an empty target counts as nothing built). Renders nothing in a full build. -#}
-{% macro after_watermark(column='trade_date') -%}
-    {%- if is_incremental() -%}
-        {{ column }} > (select coalesce(max(trade_date), date '1900-01-01') from {{ this }})
+{#- The newest trade_date already built in this incremental model, as a date literal; null in
+    a full build. Read at run time and rendered as a literal (it comes from our own table, not
+    from a user) so that the filter reaches Parquet statistics and DuckDB zonemaps, and an
+    incremental day reads one day's row groups instead of the whole history. -#}
+{% macro watermark_literal() -%}
+    {%- if is_incremental() and execute -%}
+        {%- set newest = run_query("select strftime(max(trade_date), '%Y-%m-%d') from " ~ this).columns[0].values()[0] -%}
+        {{- "date '" ~ newest ~ "'" if newest else "null" -}}
     {%- else -%}
-        true
+        null
     {%- endif -%}
+{%- endmacro %}
+
+{#- In an incremental run, keep only rows dated after the watermark; true in a full build. -#}
+{% macro after_watermark(column='trade_date') -%}
+    {%- set mark = watermark_literal() -%}
+    {{- 'true' if mark == 'null' else column ~ ' > ' ~ mark -}}
+{%- endmacro %}
+
+{#- The same two scopes on a vendor's YYYYMMDD key (a string compare Parquet statistics can
+    prune on; a converted DATE cannot be pushed through the conversion). -#}
+{% macro vendor_key_in_scope(column) -%}
+    {%- set mark = watermark_literal() -%}
+    {%- set end = end_date_literal() -%}
+    ({{ 'true' if mark == 'null' else column ~ " > strftime(" ~ mark ~ ", '%Y%m%d')" }}
+    and {{ 'true' if end == 'null' else column ~ " <= strftime(" ~ end ~ ", '%Y%m%d')" }})
 {%- endmacro %}

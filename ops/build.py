@@ -5,9 +5,29 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
+
 from ingest.raw_contract import check_raw_root
 from ops.dbt_runner import DbtRun, run_dbt
 from ops.settings import Paths
+
+
+class BuildScopeError(ValueError):
+    """The requested build cannot give what was asked (e.g. an as-of date the warehouse is past)."""
+
+
+def built_through(paths: Paths) -> dt.date | None:
+    """The newest trade_date in the warehouse's prices, or None when nothing is built yet."""
+    if not paths.duckdb_path.exists():
+        return None
+    with duckdb.connect(str(paths.duckdb_path), read_only=True) as con:
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'intermediate' and table_name = ?",
+            ["int_prices__daily"],
+        ).fetchone()[0]
+        if not exists:
+            return None
+        return con.execute("select max(trade_date) from intermediate.int_prices__daily").fetchone()[0]
 
 
 def build(
@@ -29,6 +49,12 @@ def build(
     """
     if end_date is not None:
         end_date = dt.date.fromisoformat(str(end_date))  # a clear error before dbt starts
+        built = built_through(paths)
+        if not full_refresh and built is not None and built > end_date:
+            raise BuildScopeError(
+                f"{paths.duckdb_path} already holds data through {built}; an incremental build only adds "
+                f"later dates, so an as-of build to {end_date} needs --full-refresh"
+            )
     check_raw_root(paths.raw_dir)
     command = ["build" if run_tests else "run"]
     if select:
@@ -38,5 +64,6 @@ def build(
     if full_refresh:
         command.append("--full-refresh")
     command += extra_args or []
-    dbt_vars = {"end_date": end_date.isoformat()} if end_date else None
-    return run_dbt(command, paths, dbt_vars=dbt_vars, target_path=target_path, echo=echo)
+    # Always set, so an as-of date in the caller's environment never leaks into a full build.
+    scope = {"FW_END_DATE": end_date.isoformat() if end_date else ""}
+    return run_dbt(command, paths, env=scope, target_path=target_path, echo=echo)

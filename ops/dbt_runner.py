@@ -94,13 +94,15 @@ def run_dbt(
     paths: Paths,
     *,
     dbt_vars: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
     target_path: Path | None = None,
     echo: bool = True,
     check: bool = True,
 ) -> DbtRun:
     """Run `dbt <command>` against the warehouse at `paths`.
 
-    dbt_vars are passed as JSON through --vars (never spliced into a shell string).
+    dbt_vars are passed as JSON through --vars and env adds environment variables (nothing is
+    spliced into a shell string).
     With check=True a failure raises DbtFailed naming the failing nodes and rows.
     """
     target = target_path or PROJECT_ROOT / "target"
@@ -121,9 +123,9 @@ def run_dbt(
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # A run that fails before executing anything writes no results: never report stale ones.
     (target / "run_results.json").unlink(missing_ok=True)
-    env = {**os.environ, **paths.env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    full_env = {**os.environ, **paths.env(), **(env or {}), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.Popen(
-        args, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        args, cwd=PROJECT_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines = []
     assert proc.stdout is not None

@@ -9,7 +9,7 @@ from ops.settings import PROJECT_ROOT, Paths
 SUMMARY_TABLES = [
     ("marts", "dim_trading_calendar"),
     ("marts", "dim_security"),
-    ("intermediate", "int_prices__adjusted"),
+    ("intermediate", "int_prices__daily"),
     ("intermediate", "int_returns__daily"),
     ("intermediate", "int_market__daily_return"),
 ]

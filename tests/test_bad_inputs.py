@@ -164,7 +164,7 @@ def test_missing_adj_factor_for_a_traded_day(tiny_copy, tmp_path):
     assert_build_fails(
         tiny_copy,
         tmp_path,
-        "not_null_int_prices__adjusted_adj_factor",
+        "not_null_int_prices__daily_adj_factor",
         f"ts_code={ts_code}",
         f"trade_date={iso(trade_date)}",
     )

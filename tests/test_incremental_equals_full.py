@@ -92,9 +92,10 @@ def test_incremental_build_equals_full_build(market, tmp_path):
 
     models = incremental_models(tmp_path / "t_full")
     assert {m.name for m in models} >= {
-        "int_prices__adjusted",
+        "int_prices__daily",
         "int_returns__daily",
         "int_market__daily_return",
+        "int_security__trading_gaps",
     }
     differences = [compare(full.duckdb_path, inc.duckdb_path, m) for m in models]
     for d in differences:

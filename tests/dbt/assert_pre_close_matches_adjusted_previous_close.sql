@@ -11,7 +11,7 @@ with prices as (
         close,
         pre_close,
         adj_factor
-    from {{ ref('int_prices__adjusted') }}
+    from {{ ref('int_prices__daily') }}
 ),
 
 returns as (

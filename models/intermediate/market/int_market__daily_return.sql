@@ -24,14 +24,15 @@ with returns as (
         and {{ after_watermark('trade_date') }}
 ),
 
--- Sums are ordered by ts_code: floating-point addition is not associative, and a parallel
--- aggregate would otherwise make a full and an incremental build differ in the last bits.
+-- Sums are exact (DECIMAL terms rounded to 1e-6 CNY, summed in 128-bit integers): floating-point
+-- addition is not associative, and a parallel double sum would make a full and an incremental
+-- build differ in the last bits. The rounding is far below a double's precision of the result.
 weighted as (
     select
         trade_date,
         count(*) as n_stocks,
-        sum(prev_total_mv order by ts_code) as total_weight_mv,
-        sum(prev_total_mv * simple_return order by ts_code) as weighted_return_sum
+        cast(sum(cast(prev_total_mv as decimal(38, 6))) as double) as total_weight_mv,
+        cast(sum(cast(prev_total_mv * simple_return as decimal(38, 6))) as double) as weighted_return_sum
     from returns
     group by trade_date
 )

@@ -24,25 +24,29 @@ with prices as (
 ),
 
 new_rows as (
-    select *
-    from prices
+    select * from prices
     where {{ after_watermark('trade_date') }}
+),
+
+window_input as (
+    {{ window_input('prices', 'new_rows', 1) }}
 ),
 
 with_previous as (
     select
-        n.ts_code,
-        n.trade_date,
-        n.trading_day_index,
-        p.trade_date as prev_trade_date,
-        n.adj_close,
-        p.adj_close as prev_adj_close,
-        n.total_mv,
-        p.total_mv as prev_total_mv,
-        n.trading_day_index - p.trading_day_index as gap_trading_days
-    from new_rows as n
-    left join prices as p
-        on n.ts_code = p.ts_code and n.stock_row_number - 1 = p.stock_row_number
+        ts_code,
+        trade_date,
+        trading_day_index,
+        stock_row_number,
+        adj_close,
+        total_mv,
+        is_new,
+        lag(trade_date) over by_stock as prev_trade_date,
+        trading_day_index - lag(trading_day_index) over by_stock as gap_trading_days,
+        lag(adj_close) over by_stock as prev_adj_close,
+        lag(total_mv) over by_stock as prev_total_mv
+    from window_input
+    window by_stock as (partition by ts_code order by stock_row_number)
 )
 
 select
@@ -50,6 +54,7 @@ select
     ts_code,
     trade_date,
     trading_day_index,
+    stock_row_number,
     prev_trade_date,
     gap_trading_days,
     -- back-adjusted closes, CNY
@@ -65,3 +70,4 @@ select
     total_mv,
     prev_total_mv
 from with_previous
+where is_new

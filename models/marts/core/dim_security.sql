@@ -10,7 +10,7 @@ traded as (
         min(trade_date) as first_trade_date,
         max(trade_date) as last_trade_date,
         count(*) as n_trading_days
-    from {{ ref('int_prices__adjusted') }}
+    from {{ ref('int_prices__daily') }}
     group by ts_code
 ),
 

@@ -18,7 +18,8 @@ renamed as (
         -- volume in shares, value in CNY
         {{ lots_to_shares('cast(vol as double)') }} as volume,
         {{ thousand_cny_to_cny('cast(amount as double)') }} as amount,
-        -- lineage
+        -- lineage: the vendor's own date key, which date filters can push down to Parquet
+        trade_date as vendor_trade_date,
         filename as source_file
     from source
 )

@@ -27,7 +27,8 @@ renamed as (
         {{ ten_thousand_to_units('cast(free_share as double)') }} as free_shares,
         {{ ten_thousand_to_units('cast(total_mv as double)') }} as total_mv,
         {{ ten_thousand_to_units('cast(circ_mv as double)') }} as float_mv,
-        -- lineage
+        -- lineage: the vendor's own date key, which date filters can push down to Parquet
+        trade_date as vendor_trade_date,
         filename as source_file
     from source
 )

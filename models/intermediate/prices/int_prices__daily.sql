@@ -1,0 +1,109 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['trade_date'],
+        on_schema_change='fail'
+    )
+}}
+
+-- The day's facts per stock and day it traded, from daily, adj_factor and daily_basic, in
+-- shares and CNY. Only vendor values are stored; what follows from them (back-adjusted prices,
+-- vwap, turnover) is computed in int_prices__adjusted, a view, so a full build writes 16
+-- columns instead of 24.
+-- stock_row_number counts the stock's own trading rows, so windows of n rows and the previous
+-- row are exact, however long a suspension lasted.
+
+with daily as (
+    select
+        ts_code,
+        trade_date,
+        open,
+        high,
+        low,
+        close,
+        pre_close,
+        volume,
+        amount
+    from {{ ref('stg_tushare__daily') }}
+    where {{ vendor_key_in_scope('vendor_trade_date') }}
+),
+
+calendar as (
+    select
+        trade_date,
+        trading_day_index
+    from {{ ref('dim_trading_calendar') }}
+),
+
+adj as (
+    select
+        ts_code,
+        trade_date,
+        adj_factor
+    from {{ ref('stg_tushare__adj_factor') }}
+    where {{ vendor_key_in_scope('vendor_trade_date') }}
+),
+
+basic as (
+    select
+        ts_code,
+        trade_date,
+        total_shares,
+        float_shares,
+        total_mv,
+        float_mv
+    from {{ ref('stg_tushare__daily_basic') }}
+    where {{ vendor_key_in_scope('vendor_trade_date') }}
+),
+
+{% if is_incremental() %}
+    rows_before as (
+        select
+            ts_code,
+            max(stock_row_number) as n_rows
+        from {{ this }}
+        group by ts_code
+    ),
+{% endif %}
+
+-- Numbering on the two key columns only: a window over every column would sort them all.
+numbered as (
+    select
+        d.ts_code,
+        d.trade_date,
+        {% if is_incremental() %}coalesce(p.n_rows, 0) + {% endif %}
+        row_number() over (partition by d.ts_code order by d.trade_date) as stock_row_number
+    from daily as d
+    {% if is_incremental() %}
+        left join rows_before as p on d.ts_code = p.ts_code
+    {% endif %}
+)
+
+select
+    -- keys
+    d.ts_code,
+    d.trade_date,
+    c.trading_day_index,
+    n.stock_row_number,
+    -- raw prices, CNY
+    d.open,
+    d.high,
+    d.low,
+    d.close,
+    d.pre_close,
+    -- cumulative back-adjustment factor
+    a.adj_factor,
+    -- volume in shares, amount in CNY
+    d.volume,
+    d.amount,
+    -- shares and caps at the close, shares and CNY
+    b.total_shares,
+    b.float_shares,
+    b.total_mv,
+    b.float_mv
+from daily as d
+inner join calendar as c on d.trade_date = c.trade_date
+inner join numbered as n on d.ts_code = n.ts_code and d.trade_date = n.trade_date
+left join adj as a on d.ts_code = a.ts_code and d.trade_date = a.trade_date
+left join basic as b on d.ts_code = b.ts_code and d.trade_date = b.trade_date
