@@ -33,19 +33,7 @@ from ingest.demo.planted import (
 )
 from ingest.raw_contract import arrow_type, check_raw_root, load_contract
 
-TABLES = (
-    "trade_cal",
-    "stock_basic",
-    "daily",
-    "daily_basic",
-    "adj_factor",
-    "index_daily",
-    "index_classify",
-    "index_member_all",
-    "income",
-    "balancesheet",
-    "cashflow",
-)
+TABLES = tuple(load_contract())
 
 
 class Market:

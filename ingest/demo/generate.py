@@ -20,7 +20,7 @@ from . import planted as pl
 from . import reference as ref
 from .calendar import open_days_from, parse_yyyymmdd, to_yyyymmdd, trade_cal_columns
 from .fundamentals import generate_statements, shares_at_period_end, statement_tables
-from .market import FACTORS, INDEX_COLUMNS, INDEXES, SimulationLog, YearBlock, simulate
+from .market import BASIC_COLUMNS, FACTORS, INDEX_COLUMNS, INDEXES, SimulationLog, YearBlock, simulate
 from .pit import pit_events
 from .universe import (
     LISTING_SUSPENSION,
@@ -160,21 +160,7 @@ def _write_year(tushare: Path, truth: Path, block: YearBlock, ts_values: pa.Arra
         del daily
         basic = {c: v[di, si] for c, v in block.basic.items()}
         db = {**k, "close": close}
-        for c in (
-            "turnover_rate",
-            "turnover_rate_f",
-            "volume_ratio",
-            "pe",
-            "pe_ttm",
-            "pb",
-            "ps",
-            "ps_ttm",
-            "dv_ratio",
-            "dv_ttm",
-            "total_share",
-            "float_share",
-            "free_share",
-        ):
+        for c in BASIC_COLUMNS:
             db[c] = basic[c]
         db["total_mv"] = close * basic["total_share"]
         db["circ_mv"] = close * basic["float_share"]

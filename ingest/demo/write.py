@@ -20,19 +20,7 @@ import pyarrow.parquet as pq
 
 from ingest.raw_contract import arrow_type, load_contract
 
-TUSHARE_TABLES = (
-    "trade_cal",
-    "stock_basic",
-    "daily",
-    "daily_basic",
-    "adj_factor",
-    "index_daily",
-    "index_classify",
-    "index_member_all",
-    "income",
-    "balancesheet",
-    "cashflow",
-)
+TUSHARE_TABLES = tuple(load_contract())  # every table of the raw contract, in its order
 DATE_PARTITIONED = ("daily", "daily_basic", "adj_factor", "index_daily")
 TRUTH_DIR = "demo_truth"
 COMPRESSION = "zstd"
