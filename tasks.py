@@ -138,10 +138,13 @@ def bench(c, stocks=5000, days=6000, seed=1, keep=False):
         # shape of a real daily update (no as-of date, so dbt's partial parsing holds).
         day = hold_back_last_day(paths.raw_dir, holding)
         print(f"[bench] held back {day} for the incremental day")
+        build = [invoke, "build", "--no-tests", "--select"]
         stages = [
-            ("build full (models)", [invoke, "build", "--full-refresh", "--no-tests"], 60),
+            ("full build: staging, prices, returns", [*build, "tag:foundation", "--full-refresh"], 60),
+            ("full build: features", [*build, "tag:features", "--full-refresh"], 120),
             ("land one day", [PY, "-m", "ops.landing", str(holding), str(paths.raw_dir)], None),
-            ("build incremental day (models)", [invoke, "build", "--no-tests"], 5),
+            ("incremental day: staging, prices, returns", [*build, "tag:foundation"], 5),
+            ("incremental day: features", [*build, "tag:features"], 10),
             ("data tests (all rows)", [invoke, "dbt-test"], None),
         ]
         for name, args, target in stages:

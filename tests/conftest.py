@@ -12,8 +12,9 @@ from ops.build import build
 from ops.settings import Paths
 
 # Big enough for every trap of the demo market (IPO, delisting, long suspension, relisting,
-# splits, dividends, industry changes), small enough for a dbt build in seconds.
-MARKET_STOCKS, MARKET_DAYS, MARKET_SEED = 40, 300, 11
+# splits, dividends, industry changes) and, at 900 days, for the recursive averages to drop their
+# oldest block (2 x 405 rows: see macros/exponential_smoothing.sql); small enough to build in seconds.
+MARKET_STOCKS, MARKET_DAYS, MARKET_SEED = 40, 900, 11
 TINY_STOCKS, TINY_DAYS, TINY_SEED = 20, 60, 3
 
 
@@ -23,7 +24,7 @@ def market_paths(root: Path) -> Paths:
 
 @pytest.fixture(scope="session")
 def market(tmp_path_factory) -> Paths:
-    """Raw files of a 40 x 300 demo market (not built)."""
+    """Raw files of a 40 x 900 demo market (not built)."""
     paths = market_paths(tmp_path_factory.mktemp("market"))
     generate_demo_market(paths.raw_dir, MARKET_STOCKS, MARKET_DAYS, MARKET_SEED)
     return paths
@@ -31,7 +32,7 @@ def market(tmp_path_factory) -> Paths:
 
 @pytest.fixture(scope="session")
 def built_market(market, tmp_path_factory) -> Paths:
-    """The 40 x 300 market, fully built and tested by dbt."""
+    """The 40 x 900 market, fully built and tested by dbt."""
     build(market, full_refresh=True, target_path=tmp_path_factory.mktemp("target"), echo=False)
     return market
 

@@ -1,0 +1,94 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['trade_date'],
+        on_schema_change='fail'
+    )
+}}
+
+-- MACD's signal line: the 9-row EMA (k = 0.2) of macd_line, seeded as TA-Lib seeds it, with the
+-- mean of macd_line over rows 26..34 on row 34; MACD, its signal and histogram are NULL before
+-- row 34 (TA-Lib's look-back of 33). Block sums as in int_features__smoothed, with
+-- B = var('signal_block_rows'): 0.8^B is below 1e-13.
+
+{% set rows = var('signal_block_rows') | int %}
+{% set decay = '0.8' %}
+
+with lines as (
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        macd_line
+    from {{ ref('int_features__smoothed') }}
+),
+
+new_rows as (
+    select * from lines
+    where {{ after_watermark('trade_date') }}
+),
+
+window_input as (
+    {{ window_input('lines', 'new_rows', 2 * rows) }}
+),
+
+inputs as (
+    select
+        *,
+        case
+            when stock_row_number = 34 then {{ exact_sum('macd_line', 'last_9', 16) }} / 9.0
+            when stock_row_number > 34 then macd_line * 0.2
+            else 0
+        end as u_signal
+    from window_input
+    window last_9 as (partition by ts_code order by stock_row_number rows between 8 preceding and current row)
+),
+
+running as (
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        is_new,
+        macd_line,
+        {{ ema_block(rows) }} as block_number,
+        {{ exact_sum(ema_scaled('u_signal', decay, rows), 'in_block', 16) }} as p_signal
+    from inputs
+    window in_block as (
+        partition by ts_code, {{ ema_block(rows) }}
+        order by stock_row_number rows between unbounded preceding and current row
+    )
+),
+
+block_totals as (
+    select
+        ts_code,
+        block_number + 1 as next_block_number,
+        p_signal
+    from running
+    where {{ ema_offset(rows) }} = {{ rows - 1 }}
+),
+
+signal as (
+    select
+        r.ts_code,
+        r.trade_date,
+        r.stock_row_number,
+        r.is_new,
+        r.macd_line,
+        {{ ema_value('r.p_signal', 't.p_signal', decay, rows) }} as signal_line
+    from running as r
+    left join block_totals as t
+        on r.ts_code = t.ts_code and r.block_number = t.next_block_number
+)
+
+select
+    ts_code,
+    trade_date,
+    stock_row_number,
+    case when stock_row_number >= 34 then macd_line end as macd,
+    case when stock_row_number >= 34 then signal_line end as macd_signal,
+    case when stock_row_number >= 34 then macd_line - signal_line end as macd_hist
+from signal
+where is_new

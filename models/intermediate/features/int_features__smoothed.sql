@@ -1,0 +1,180 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['trade_date'],
+        on_schema_change='fail'
+    )
+}}
+
+-- Recursive averages per stock and trading row, seeded exactly as TA-Lib seeds them (rows are
+-- the stock's own trading rows, 1-based):
+--   atr_14   Wilder's ATR: true range from row 2; row 15 = mean of rows 2..15; then (13 E + TR) / 14
+--   rsi_14   Wilder's RSI: average gain and loss of the 14 changes of rows 2..15, then (13 E + x) / 14;
+--            100 G / (G + L), 0 when G + L is below 1e-8 (TA-Lib's zero test)
+--   ema_12, ema_26, macd_line: MACD's two EMAs (k = 2 / (n + 1)), both seeded on row 26 as TA-Lib's
+--            MACD does: the slow one with the mean of rows 1..26, the fast one with rows 15..26
+-- The averages are block sums (macros/exponential_smoothing.sql) with B = var('ema_block_rows')
+-- for the slow decays ((13/14)^B and (25/27)^B below 1e-13) and var('fast_ema_block_rows') for
+-- the fast EMA ((11/13)^B below 1e-13; a longer block would scale its terms past 1e20).
+
+{% set rows = var('ema_block_rows') | int %}
+{% set fast_rows = var('fast_ema_block_rows') | int %}
+{% set wilder = '(13.0 / 14.0)' %}
+{% set slow = '(25.0 / 27.0)' %}
+{% set fast = '(11.0 / 13.0)' %}
+
+with prices as (
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        adj_high,
+        adj_low,
+        adj_close
+    from {{ ref('int_prices__adjusted') }}
+),
+
+new_rows as (
+    select * from prices
+    where {{ after_watermark('trade_date') }}
+),
+
+-- Two blocks of history and the row before them (for its close).
+window_input as (
+    {{ window_input('prices', 'new_rows', 2 * rows + 1) }}
+),
+
+changes as (
+    select
+        *,
+        greatest(
+            adj_high - adj_low,
+            abs(adj_high - lag(adj_close) over by_stock),
+            abs(adj_low - lag(adj_close) over by_stock)
+        ) as true_range,
+        greatest(adj_close - lag(adj_close) over by_stock, 0) as gain,
+        greatest(lag(adj_close) over by_stock - adj_close, 0) as loss
+    from window_input
+    window by_stock as (partition by ts_code order by stock_row_number)
+),
+
+-- u: the seed on the seed row, k x after it, 0 before.
+inputs as (
+    select
+        *,
+        case
+            when stock_row_number = 15 then {{ exact_sum('true_range', 'last_14', 12) }} / 14.0
+            when stock_row_number > 15 then true_range / 14.0
+            else 0
+        end as u_atr,
+        case
+            when stock_row_number = 15 then {{ exact_sum('gain', 'last_14', 12) }} / 14.0
+            when stock_row_number > 15 then gain / 14.0
+            else 0
+        end as u_gain,
+        case
+            when stock_row_number = 15 then {{ exact_sum('loss', 'last_14', 12) }} / 14.0
+            when stock_row_number > 15 then loss / 14.0
+            else 0
+        end as u_loss,
+        case
+            when stock_row_number = 26 then {{ exact_sum('adj_close', 'last_12', 12) }} / 12.0
+            when stock_row_number > 26 then adj_close * 2.0 / 13.0
+            else 0
+        end as u_fast,
+        case
+            when stock_row_number = 26 then {{ exact_sum('adj_close', 'last_26', 12) }} / 26.0
+            when stock_row_number > 26 then adj_close * 2.0 / 27.0
+            else 0
+        end as u_slow
+    from changes
+    window
+        last_12 as (partition by ts_code order by stock_row_number rows between 11 preceding and current row),
+        last_14 as (partition by ts_code order by stock_row_number rows between 13 preceding and current row),
+        last_26 as (partition by ts_code order by stock_row_number rows between 25 preceding and current row)
+),
+
+running as (
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        is_new,
+        {{ ema_block(rows) }} as block_number,
+        {{ ema_block(fast_rows) }} as fast_block_number,
+        {{ exact_sum(ema_scaled('u_atr', wilder, rows), 'in_block', 16) }} as p_atr,
+        {{ exact_sum(ema_scaled('u_gain', wilder, rows), 'in_block', 16) }} as p_gain,
+        {{ exact_sum(ema_scaled('u_loss', wilder, rows), 'in_block', 16) }} as p_loss,
+        {{ exact_sum(ema_scaled('u_fast', fast, fast_rows), 'in_fast_block', 16) }} as p_fast,
+        {{ exact_sum(ema_scaled('u_slow', slow, rows), 'in_block', 16) }} as p_slow
+    from inputs
+    window
+        in_block as (
+            partition by ts_code, {{ ema_block(rows) }}
+            order by stock_row_number rows between unbounded preceding and current row
+        ),
+        in_fast_block as (
+            partition by ts_code, {{ ema_block(fast_rows) }}
+            order by stock_row_number rows between unbounded preceding and current row
+        )
+),
+
+-- Each block's total is its running sum on its last row.
+block_totals as (
+    select
+        ts_code,
+        block_number + 1 as next_block_number,
+        p_atr,
+        p_gain,
+        p_loss,
+        p_slow
+    from running
+    where {{ ema_offset(rows) }} = {{ rows - 1 }}
+),
+
+fast_block_totals as (
+    select
+        ts_code,
+        fast_block_number + 1 as next_block_number,
+        p_fast
+    from running
+    where {{ ema_offset(fast_rows) }} = {{ fast_rows - 1 }}
+),
+
+smoothed as (
+    select
+        r.ts_code,
+        r.trade_date,
+        r.stock_row_number,
+        r.is_new,
+        {{ ema_value('r.p_atr', 't.p_atr', wilder, rows) }} as atr,
+        {{ ema_value('r.p_gain', 't.p_gain', wilder, rows) }} as average_gain,
+        {{ ema_value('r.p_loss', 't.p_loss', wilder, rows) }} as average_loss,
+        {{ ema_value('r.p_fast', 'f.p_fast', fast, fast_rows) }} as ema_fast,
+        {{ ema_value('r.p_slow', 't.p_slow', slow, rows) }} as ema_slow
+    from running as r
+    left join block_totals as t
+        on r.ts_code = t.ts_code and r.block_number = t.next_block_number
+    left join fast_block_totals as f
+        on r.ts_code = f.ts_code and r.fast_block_number = f.next_block_number
+)
+
+select
+    -- keys
+    ts_code,
+    trade_date,
+    stock_row_number,
+    -- Wilder averages, CNY (back-adjusted) and 0-100
+    case when stock_row_number >= 15 then atr end as atr_14,
+    case
+        when stock_row_number < 15 then null
+        when abs(average_gain + average_loss) < 1e-8 then 0.0
+        else 100.0 * average_gain / (average_gain + average_loss)
+    end as rsi_14,
+    -- MACD's moving averages of close, CNY (back-adjusted)
+    case when stock_row_number >= 26 then ema_fast end as ema_12,
+    case when stock_row_number >= 26 then ema_slow end as ema_26,
+    case when stock_row_number >= 26 then ema_fast - ema_slow end as macd_line
+from smoothed
+where is_new
