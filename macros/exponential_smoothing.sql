@@ -49,3 +49,9 @@
 {% macro exact_sum(expression, window, scale) -%}
     cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) over {{ window }} as double)
 {%- endmacro %}
+
+{#- The grouped twin of exact_sum: the exact sum of the expression over the group's rows that
+    satisfy the condition. -#}
+{% macro exact_group_sum(expression, condition, scale) -%}
+    cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) filter (where {{ condition }}) as double)
+{%- endmacro %}

@@ -33,16 +33,25 @@ window_input as (
     {{ window_input('lines', 'new_rows', 2 * rows) }}
 ),
 
+seeds as (
+    select
+        ts_code,
+        {{ exact_group_sum('macd_line', 'stock_row_number between 26 and 34', 16) }} / 9.0 as seed_signal
+    from window_input
+    where stock_row_number <= 34
+    group by ts_code
+),
+
 inputs as (
     select
-        *,
+        w.*,
         case
-            when stock_row_number = 34 then {{ exact_sum('macd_line', 'last_9', 16) }} / 9.0
-            when stock_row_number > 34 then macd_line * 0.2
+            when w.stock_row_number = 34 then s.seed_signal
+            when w.stock_row_number > 34 then w.macd_line * 0.2
             else 0
         end as u_signal
-    from window_input
-    window last_9 as (partition by ts_code order by stock_row_number rows between 8 preceding and current row)
+    from window_input as w
+    left join seeds as s on w.ts_code = s.ts_code
 ),
 
 running as (

@@ -59,40 +59,51 @@ changes as (
     window by_stock as (partition by ts_code order by stock_row_number)
 ),
 
+-- The seeds, from each stock's first rows only (exact sums: the same bits in every build).
+seeds as (
+    select
+        ts_code,
+        {{ exact_group_sum('true_range', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_atr,
+        {{ exact_group_sum('gain', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_gain,
+        {{ exact_group_sum('loss', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_loss,
+        {{ exact_group_sum('adj_close', 'stock_row_number between 15 and 26', 12) }} / 12.0 as seed_fast,
+        {{ exact_group_sum('adj_close', 'stock_row_number between 1 and 26', 12) }} / 26.0 as seed_slow
+    from changes
+    where stock_row_number <= 26
+    group by ts_code
+),
+
 -- u: the seed on the seed row, k x after it, 0 before.
 inputs as (
     select
-        *,
+        c.*,
         case
-            when stock_row_number = 15 then {{ exact_sum('true_range', 'last_14', 12) }} / 14.0
-            when stock_row_number > 15 then true_range / 14.0
+            when c.stock_row_number = 15 then s.seed_atr
+            when c.stock_row_number > 15 then c.true_range / 14.0
             else 0
         end as u_atr,
         case
-            when stock_row_number = 15 then {{ exact_sum('gain', 'last_14', 12) }} / 14.0
-            when stock_row_number > 15 then gain / 14.0
+            when c.stock_row_number = 15 then s.seed_gain
+            when c.stock_row_number > 15 then c.gain / 14.0
             else 0
         end as u_gain,
         case
-            when stock_row_number = 15 then {{ exact_sum('loss', 'last_14', 12) }} / 14.0
-            when stock_row_number > 15 then loss / 14.0
+            when c.stock_row_number = 15 then s.seed_loss
+            when c.stock_row_number > 15 then c.loss / 14.0
             else 0
         end as u_loss,
         case
-            when stock_row_number = 26 then {{ exact_sum('adj_close', 'last_12', 12) }} / 12.0
-            when stock_row_number > 26 then adj_close * 2.0 / 13.0
+            when c.stock_row_number = 26 then s.seed_fast
+            when c.stock_row_number > 26 then c.adj_close * 2.0 / 13.0
             else 0
         end as u_fast,
         case
-            when stock_row_number = 26 then {{ exact_sum('adj_close', 'last_26', 12) }} / 26.0
-            when stock_row_number > 26 then adj_close * 2.0 / 27.0
+            when c.stock_row_number = 26 then s.seed_slow
+            when c.stock_row_number > 26 then c.adj_close * 2.0 / 27.0
             else 0
         end as u_slow
-    from changes
-    window
-        last_12 as (partition by ts_code order by stock_row_number rows between 11 preceding and current row),
-        last_14 as (partition by ts_code order by stock_row_number rows between 13 preceding and current row),
-        last_26 as (partition by ts_code order by stock_row_number rows between 25 preceding and current row)
+    from changes as c
+    left join seeds as s on c.ts_code = s.ts_code
 ),
 
 running as (
