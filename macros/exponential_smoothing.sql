@@ -44,32 +44,16 @@
 {#- A window sum that is the same bit for bit whatever the partition around its frame.
     DuckDB sums doubles in a window through a segment tree whose shape follows the partition's
     length, so the same frame can sum to different last bits in a full and an incremental build.
-    A sum of DECIMAL(38, scale) is exact (128-bit integers), hence independent of the order; each
-    term is rounded to 10^-scale first, which the callers choose far below the precision they need. -#}
-{% macro exact_sum(expression, window, scale) -%}
-    cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) over {{ window }} as double)
+    A sum of DECIMAL(precision, scale) is exact (integers), hence independent of the order; each
+    term is rounded to 10^-scale first, which the callers choose far below the precision they need.
+    DECIMAL(18, s) terms (64-bit) are about as fast as doubles; DECIMAL(38, s) (128-bit) about three
+    times slower, for terms that need more than 18 digits. A term out of range fails the build. -#}
+{% macro exact_sum(expression, window, scale, precision=38) -%}
+    cast(sum(cast({{ expression }} as decimal({{ precision }}, {{ scale }}))) over {{ window }} as double)
 {%- endmacro %}
 
 {#- The grouped twin of exact_sum: the exact sum of the expression over the group's rows that
     satisfy the condition. -#}
 {% macro exact_group_sum(expression, condition, scale) -%}
     cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) filter (where {{ condition }}) as double)
-{%- endmacro %}
-
-{#- The sum of an expression over this row and the n - 1 rows before it, written out as lags and
-    added left to right: the same bits in every build (a window SUM's segment tree is not), and as
-    fast as a window sum for short frames. `window` names a window ordered by the stock's rows. -#}
-{% macro lag_sum(expression, n, window) -%}
-    ({{ expression }}
-    {%- for j in range(1, n) %}
-        + lag({{ expression }}, {{ j }}) over {{ window }}
-    {%- endfor %})
-{%- endmacro %}
-
-{#- Sum over the same n rows of (expression - center)^2, center a column of the current row. -#}
-{% macro lag_sum_of_squares(expression, center, n, window) -%}
-    (pow({{ expression }} - {{ center }}, 2)
-    {%- for j in range(1, n) %}
-        + pow(lag({{ expression }}, {{ j }}) over {{ window }} - {{ center }}, 2)
-    {%- endfor %})
 {%- endmacro %}

@@ -41,30 +41,26 @@ with_returns as (
         ln(adj_close / lag(adj_close, 1) over by_stock) as returns_1d,
         ln(adj_close / lag(adj_close, 5) over by_stock) as returns_5d,
         ln(adj_close / lag(adj_close, 20) over by_stock) as returns_20d,
-        -- 20-row sums written out as lags (macros/exponential_smoothing.sql): a window SUM could
-        -- differ in its last bits between a full and an incremental build.
-        {{ lag_sum('adj_volume', 20, 'by_stock') }} / 20.0 as mean_volume_20d,
-        {{ lag_sum('adj_close', 20, 'by_stock') }} / 20.0 as mean_close_20d
+        -- Exact sums (macros/exponential_smoothing.sql): a double window sum could differ in its
+        -- last bits between a full and an incremental build. Prices below 1e8 CNY, volumes below
+        -- 1e12 shares fit 18 digits; squares need 38.
+        {{ exact_sum('adj_volume', 'last_20', 6, 18) }} / 20.0 as mean_volume_20d,
+        {{ exact_sum('adj_close', 'last_20', 10, 18) }} / 20.0 as mean_close_20d,
+        {{ exact_sum('adj_close * adj_close', 'last_20', 12) }} / 20.0 as mean_square_close_20d
     from window_input
-    window by_stock as (partition by ts_code order by stock_row_number)
-),
-
-with_deviations as (
-    select
-        *,
-        {{ lag_sum('returns_1d', 20, 'by_stock') }} / 20.0 as mean_returns_20d,
-        {{ lag_sum_of_squares('adj_close', 'mean_close_20d', 20, 'by_stock') }} / 20.0 as var_close_20d
-    from with_returns
-    window by_stock as (partition by ts_code order by stock_row_number)
+    window
+        by_stock as (partition by ts_code order by stock_row_number),
+        last_20 as (partition by ts_code order by stock_row_number rows between 19 preceding and current row)
 ),
 
 with_volatility as (
     select
         *,
-        sqrt(var_close_20d) as std_close_20d,
-        sqrt({{ lag_sum_of_squares('returns_1d', 'mean_returns_20d', 20, 'by_stock') }} / 19.0) as std_returns_20d
-    from with_deviations
-    window by_stock as (partition by ts_code order by stock_row_number)
+        sqrt(greatest(mean_square_close_20d - mean_close_20d * mean_close_20d, 0)) as std_close_20d,
+        {{ exact_sum('returns_1d', 'last_20', 16, 18) }} as sum_returns_20d,
+        {{ exact_sum('returns_1d * returns_1d', 'last_20', 18) }} as sum_square_returns_20d
+    from with_returns
+    window last_20 as (partition by ts_code order by stock_row_number rows between 19 preceding and current row)
 )
 
 select
@@ -85,7 +81,10 @@ select
     -- volume against its 20-row mean (this row included)
     case when stock_row_number >= 20 then adj_volume / mean_volume_20d end as volume_ratio,
     -- sample std of the last 20 one-row log returns
-    case when stock_row_number >= 21 then std_returns_20d end as volatility_20d,
+    case
+        when stock_row_number >= 21
+            then sqrt(greatest(sum_square_returns_20d - sum_returns_20d * sum_returns_20d / 20.0, 0) / 19.0)
+    end as volatility_20d,
     -- Bollinger bands: 20-row mean of close +- 2 population standard deviations (as TA-Lib)
     case when stock_row_number >= 20 then mean_close_20d + 2 * std_close_20d end as bb_upper,
     case when stock_row_number >= 20 then mean_close_20d end as bb_middle,
