@@ -15,11 +15,11 @@
     An incremental run recomputes the same sums over the same rows (the current and the previous
     block: 2B history rows), so its values equal a full build's bit for bit.
 
-    The running sums are exact_sum()s of DECIMAL(38, 16) terms: |w| stays below 1e20 for prices
-    below 1e6 (beta^-(B-1) < 1e14), and a term of 0.07 CNY keeps 13 significant digits.
+    The running sums are exact_sum()s at a resolution of 2^-53 (1.1e-16) in 128-bit integers: |w|
+    may reach 1e22, far above a price of 1e6 times beta^-(B-1) < 1e14.
 
     Usage, in three consecutive CTEs over rows with ts_code and stock_row_number:
-      exact_sum(ema_scaled(u, beta, B), in_block, 16) -> P   (in_block: the rows of the block so far)
+      exact_sum(ema_scaled(u, beta, B), in_block, 53) -> P   (in_block: the rows of the block so far)
       P on each block's last row                      -> T   (the block's total)
       ema_value(P, T of the previous block, beta, B)  -> E
 -#}
@@ -44,16 +44,19 @@
 {#- A window sum that is the same bit for bit whatever the partition around its frame.
     DuckDB sums doubles in a window through a segment tree whose shape follows the partition's
     length, so the same frame can sum to different last bits in a full and an incremental build.
-    A sum of DECIMAL(precision, scale) is exact (integers), hence independent of the order; each
-    term is rounded to 10^-scale first, which the callers choose far below the precision they need.
-    DECIMAL(18, s) terms (64-bit) are about as fast as doubles; DECIMAL(38, s) (128-bit) about three
-    times slower, for terms that need more than 18 digits. A term out of range fails the build. -#}
-{% macro exact_sum(expression, window, scale, precision=38) -%}
-    cast(sum(cast({{ expression }} as decimal({{ precision }}, {{ scale }}))) over {{ window }} as double)
+    Here each term is scaled by 2^bits (exact: a power of two), rounded to an integer and summed as
+    integers, which is exact and so independent of the order; the result is scaled back. The
+    resolution is 2^-bits; |term| must stay below 2^(63 - bits) for bigint, 2^(127 - bits) for
+    hugeint (bigint is as fast as a double sum, hugeint a little slower). An out-of-range term
+    fails the build rather than wrapping. -#}
+{% macro exact_sum(expression, window, bits, integer_type='hugeint') -%}
+    (cast(sum(cast(({{ expression }}) * {{ 2 ** bits }}.0 as {{ integer_type }})) over {{ window }} as double)
+    / {{ 2 ** bits }}.0)
 {%- endmacro %}
 
 {#- The grouped twin of exact_sum: the exact sum of the expression over the group's rows that
     satisfy the condition. -#}
-{% macro exact_group_sum(expression, condition, scale) -%}
-    cast(sum(cast({{ expression }} as decimal(38, {{ scale }}))) filter (where {{ condition }}) as double)
+{% macro exact_group_sum(expression, condition, bits) -%}
+    (cast(sum(cast(({{ expression }}) * {{ 2 ** bits }}.0 as hugeint)) filter (where {{ condition }}) as double)
+    / {{ 2 ** bits }}.0)
 {%- endmacro %}

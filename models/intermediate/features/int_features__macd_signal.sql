@@ -36,7 +36,7 @@ window_input as (
 seeds as (
     select
         ts_code,
-        {{ exact_group_sum('macd_line', 'stock_row_number between 26 and 34', 16) }} / 9.0 as seed_signal
+        {{ exact_group_sum('macd_line', 'stock_row_number between 26 and 34', 53) }} / 9.0 as seed_signal
     from window_input
     where stock_row_number <= 34
     group by ts_code
@@ -62,7 +62,7 @@ running as (
         is_new,
         macd_line,
         {{ ema_block(rows) }} as block_number,
-        {{ exact_sum(ema_scaled('u_signal', decay, rows), 'in_block', 16) }} as p_signal
+        {{ exact_sum(ema_scaled('u_signal', decay, rows), 'in_block', 53) }} as p_signal
     from inputs
     window in_block as (
         partition by ts_code, {{ ema_block(rows) }}

@@ -63,11 +63,11 @@ changes as (
 seeds as (
     select
         ts_code,
-        {{ exact_group_sum('true_range', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_atr,
-        {{ exact_group_sum('gain', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_gain,
-        {{ exact_group_sum('loss', 'stock_row_number between 2 and 15', 12) }} / 14.0 as seed_loss,
-        {{ exact_group_sum('adj_close', 'stock_row_number between 15 and 26', 12) }} / 12.0 as seed_fast,
-        {{ exact_group_sum('adj_close', 'stock_row_number between 1 and 26', 12) }} / 26.0 as seed_slow
+        {{ exact_group_sum('true_range', 'stock_row_number between 2 and 15', 40) }} / 14.0 as seed_atr,
+        {{ exact_group_sum('gain', 'stock_row_number between 2 and 15', 40) }} / 14.0 as seed_gain,
+        {{ exact_group_sum('loss', 'stock_row_number between 2 and 15', 40) }} / 14.0 as seed_loss,
+        {{ exact_group_sum('adj_close', 'stock_row_number between 15 and 26', 40) }} / 12.0 as seed_fast,
+        {{ exact_group_sum('adj_close', 'stock_row_number between 1 and 26', 40) }} / 26.0 as seed_slow
     from changes
     where stock_row_number <= 26
     group by ts_code
@@ -114,11 +114,11 @@ running as (
         is_new,
         {{ ema_block(rows) }} as block_number,
         {{ ema_block(fast_rows) }} as fast_block_number,
-        {{ exact_sum(ema_scaled('u_atr', wilder, rows), 'in_block', 16) }} as p_atr,
-        {{ exact_sum(ema_scaled('u_gain', wilder, rows), 'in_block', 16) }} as p_gain,
-        {{ exact_sum(ema_scaled('u_loss', wilder, rows), 'in_block', 16) }} as p_loss,
-        {{ exact_sum(ema_scaled('u_fast', fast, fast_rows), 'in_fast_block', 16) }} as p_fast,
-        {{ exact_sum(ema_scaled('u_slow', slow, rows), 'in_block', 16) }} as p_slow
+        {{ exact_sum(ema_scaled('u_atr', wilder, rows), 'in_block', 53) }} as p_atr,
+        {{ exact_sum(ema_scaled('u_gain', wilder, rows), 'in_block', 53) }} as p_gain,
+        {{ exact_sum(ema_scaled('u_loss', wilder, rows), 'in_block', 53) }} as p_loss,
+        {{ exact_sum(ema_scaled('u_fast', fast, fast_rows), 'in_fast_block', 53) }} as p_fast,
+        {{ exact_sum(ema_scaled('u_slow', slow, rows), 'in_block', 53) }} as p_slow
     from inputs
     window
         in_block as (

@@ -42,11 +42,12 @@ with_returns as (
         ln(adj_close / lag(adj_close, 5) over by_stock) as returns_5d,
         ln(adj_close / lag(adj_close, 20) over by_stock) as returns_20d,
         -- Exact sums (macros/exponential_smoothing.sql): a double window sum could differ in its
-        -- last bits between a full and an incremental build. Prices below 1e8 CNY, volumes below
-        -- 1e12 shares fit 18 digits; squares need 38.
-        {{ exact_sum('adj_volume', 'last_20', 6, 18) }} / 20.0 as mean_volume_20d,
-        {{ exact_sum('adj_close', 'last_20', 10, 18) }} / 20.0 as mean_close_20d,
-        {{ exact_sum('adj_close * adj_close', 'last_20', 12) }} / 20.0 as mean_square_close_20d
+        -- last bits between a full and an incremental build. 64-bit integers hold volumes below
+        -- 8e12 shares at 2^-20; prices and their squares (whose difference is a variance) take
+        -- 128 bits at 2^-60.
+        {{ exact_sum('adj_volume', 'last_20', 20, 'bigint') }} / 20.0 as mean_volume_20d,
+        {{ exact_sum('adj_close', 'last_20', 60) }} / 20.0 as mean_close_20d,
+        {{ exact_sum('adj_close * adj_close', 'last_20', 60) }} / 20.0 as mean_square_close_20d
     from window_input
     window
         by_stock as (partition by ts_code order by stock_row_number),
@@ -57,8 +58,8 @@ with_volatility as (
     select
         *,
         sqrt(greatest(mean_square_close_20d - mean_close_20d * mean_close_20d, 0)) as std_close_20d,
-        {{ exact_sum('returns_1d', 'last_20', 16, 18) }} as sum_returns_20d,
-        {{ exact_sum('returns_1d * returns_1d', 'last_20', 18) }} as sum_square_returns_20d
+        {{ exact_sum('returns_1d', 'last_20', 56, 'bigint') }} as sum_returns_20d,
+        {{ exact_sum('returns_1d * returns_1d', 'last_20', 60) }} as sum_square_returns_20d
     from with_returns
     window last_20 as (partition by ts_code order by stock_row_number rows between 19 preceding and current row)
 )
