@@ -12,6 +12,8 @@ SUMMARY_TABLES = [
     ("intermediate", "int_prices__daily"),
     ("intermediate", "int_returns__daily"),
     ("intermediate", "int_market__daily_return"),
+    ("intermediate", "int_features__windows"),
+    ("intermediate", "int_features__smoothed"),
 ]
 
 
@@ -39,5 +41,17 @@ def warehouse_summary(paths: Paths) -> str:
             "select stddev_samp(market_return) * sqrt(252) from intermediate.int_market__daily_return"
         ).fetchone()
         lines.append(f"market:    cap-weighted return, annualized volatility {mkt_vol:.1%}")
+        last, n_stocks, rsi, vol = con.execute(
+            """
+            select trade_date, count(*), avg(rsi_14), avg(volatility_20d)
+            from marts.fct_daily_features
+            where trade_date = (select max(trade_date) from marts.fct_daily_features)
+            group by trade_date
+            """
+        ).fetchone()
+        lines.append(
+            f"features:  marts.fct_daily_features on {last}: {n_stocks} stocks, mean RSI(14) {rsi:.1f}, "
+            f"mean 20-day volatility {vol:.4f}"
+        )
     lines.append(f"docs:      invoke docs -> {PROJECT_ROOT / 'target' / 'static_index.html'}")
     return "\n".join(lines)
