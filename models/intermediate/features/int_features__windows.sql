@@ -41,7 +41,7 @@ with_returns as (
         ln(adj_close / lag(adj_close, 1) over by_stock) as returns_1d,
         ln(adj_close / lag(adj_close, 5) over by_stock) as returns_5d,
         ln(adj_close / lag(adj_close, 20) over by_stock) as returns_20d,
-        -- Exact sums (macros/exponential_smoothing.sql): a double window sum could differ in its
+        -- Exact sums (macros/exact_sums.sql): a double window sum could differ in its
         -- last bits between a full and an incremental build. 64-bit integers hold volumes below
         -- 8e12 shares at 2^-20; prices and their squares (whose difference is a variance) take
         -- 128 bits at 2^-60.

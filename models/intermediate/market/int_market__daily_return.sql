@@ -24,15 +24,15 @@ with returns as (
         and {{ after_watermark('trade_date') }}
 ),
 
--- Sums are exact (DECIMAL terms rounded to 1e-6 CNY, summed in 128-bit integers): floating-point
--- addition is not associative, and a parallel double sum would make a full and an incremental
+-- Sums are exact (exact_group_sum: terms rounded to 2^-16 CNY and summed as integers): floating-
+-- point addition is not associative, and a parallel double sum would make a full and an incremental
 -- build differ in the last bits. The rounding is far below a double's precision of the result.
 weighted as (
     select
         trade_date,
         count(*) as n_stocks,
-        cast(sum(cast(prev_total_mv as decimal(38, 6))) as double) as total_weight_mv,
-        cast(sum(cast(prev_total_mv * simple_return as decimal(38, 6))) as double) as weighted_return_sum
+        {{ exact_group_sum('prev_total_mv', 'true', 16) }} as total_weight_mv,
+        {{ exact_group_sum('prev_total_mv * simple_return', 'true', 16) }} as weighted_return_sum
     from returns
     group by trade_date
 )
