@@ -93,7 +93,6 @@ def run_dbt(
     command: list[str],
     paths: Paths,
     *,
-    dbt_vars: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     target_path: Path | None = None,
     echo: bool = True,
@@ -101,8 +100,7 @@ def run_dbt(
 ) -> DbtRun:
     """Run `dbt <command>` against the warehouse at `paths`.
 
-    dbt_vars are passed as JSON through --vars and env adds environment variables (nothing is
-    spliced into a shell string).
+    env adds environment variables (such as the as-of date); nothing is spliced into a shell string.
     With check=True a failure raises DbtFailed naming the failing nodes and rows.
     """
     target = target_path or PROJECT_ROOT / "target"
@@ -118,8 +116,6 @@ def run_dbt(
         "--log-path",
         str(target / "logs"),
     ]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # A run that fails before executing anything writes no results: never report stale ones.
     (target / "run_results.json").unlink(missing_ok=True)
