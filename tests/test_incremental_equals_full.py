@@ -106,3 +106,26 @@ def test_incremental_build_equals_full_build(market, tmp_path):
         f"{d.only_in_full} only in full, {d.only_in_incremental} only in incremental; e.g. {d.examples}"
         for d in broken
     )
+
+
+def test_carried_ema_state_equals_full_build_across_block_boundaries(tiny_raw, tmp_path):
+    """The EMA models carry exact block sums from the stock's last rows. With blocks of a few rows
+    every incremental day starts a block, ends one or sits inside one, so each carrying path runs."""
+    small_blocks = ["--vars", json.dumps({"ema_block_rows": 7, "fast_ema_block_rows": 5, "signal_block_rows": 3})]
+    market = Paths(data_dir=tiny_raw.parent, duckdb_path=tmp_path / "unused.duckdb")
+    days = trading_days(market)
+    common = {"run_tests": False, "echo": False, "extra_args": small_blocks}
+
+    full = Paths(data_dir=market.data_dir, duckdb_path=tmp_path / "full.duckdb")
+    build(full, full_refresh=True, end_date=days[-1], target_path=tmp_path / "t_full", **common)
+
+    inc = Paths(data_dir=market.data_dir, duckdb_path=tmp_path / "incremental.duckdb")
+    build(inc, full_refresh=True, end_date=days[-12], target_path=tmp_path / "t_inc", **common)
+    for end_date in [*days[-11:-3], days[-1]]:  # single days, then a three-day catch-up
+        build(inc, end_date=end_date, target_path=tmp_path / "t_inc", **common)
+
+    for name in ("int_features__smoothed", "int_features__macd_signal"):
+        (model,) = [m for m in incremental_models(tmp_path / "t_full") if m.name == name]
+        d = compare(full.duckdb_path, inc.duckdb_path, model)
+        assert d.rows_full > 0
+        assert d.identical, f"{name}: {d.only_in_full} rows only in full, {d.only_in_incremental} only in incremental; {d.examples}"

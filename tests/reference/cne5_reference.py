@@ -417,7 +417,7 @@ class Panel:
     ret: np.ndarray  # total simple return at a bar vs the previous bar (any gap); NaN if none
     one_day: np.ndarray  # bool: previous bar on the previous market day
     e: np.ndarray  # one-day excess simple return, NaN otherwise
-    log_excess: np.ndarray  # excess log return l = ln(1 + r) - ln(1 + rf), any gap
+    log_excess: np.ndarray  # excess log return l = ln(1 + r) - g ln(1 + rf) over a return of g days
     span_start: np.ndarray  # int: market-day index of the current span's first row, -1 without a bar
     industry: np.ndarray  # object: factor industry or None
     in_estu: np.ndarray  # bool
@@ -463,6 +463,7 @@ def build_panel(market: Market, params: Params = Params()) -> Panel:
 
     rf = params.rf_daily
     ret = np.full(shape, np.nan)
+    gap_days = np.ones(shape)  # market days a return spans
     one_day = np.zeros(shape, dtype=bool)
     span_start = np.full(shape, -1, dtype=np.int64)
     for j in range(len(codes)):
@@ -472,13 +473,15 @@ def build_panel(market: Market, params: Params = Params()) -> Panel:
         for p, i in itertools.pairwise(rows):
             ret[i, j] = adj_close[i, j] / adj_close[p, j] - 1.0
             one_day[i, j] = i - p == 1
+            gap_days[i, j] = i - p
             missing = i - p - 1
             if (missing >= 1 and not adj_row[p + 1 : i, j].any()) or missing > params.span_max_gap_days:
                 start = i
             span_start[i, j] = start
     with np.errstate(invalid="ignore", divide="ignore"):
         e = np.where(one_day, ret - rf, np.nan)
-        log_excess = np.where(1.0 + ret > 0, np.log(1.0 + ret) - np.log(1.0 + rf), np.nan)
+        # A multi-day return subtracts the risk-free return compounded over its days.
+        log_excess = np.where(1.0 + ret > 0, np.log(1.0 + ret) - gap_days * np.log(1.0 + rf), np.nan)
 
     # Industry per day: in_date <= D and (out_date is null or D < out_date), mapped through the seed.
     members: dict[str, list[tuple[str, str | None, str | None]]] = {}

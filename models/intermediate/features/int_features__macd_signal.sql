@@ -9,8 +9,8 @@
 
 -- MACD's signal line: the 9-row EMA (k = 0.2) of macd_line, seeded as TA-Lib seeds it, with the
 -- mean of macd_line over rows 26..34 on row 34; MACD, its signal and histogram are NULL before
--- row 34 (TA-Lib's look-back of 33). Block sums as in int_features__smoothed, with
--- B = var('signal_block_rows'): 0.8^B is below 1e-13.
+-- row 34 (TA-Lib's look-back of 33). Block sums with carried state as in
+-- int_features__smoothed, with B = var('signal_block_rows'): 0.8^B is below 1e-13.
 
 {% set rows = var('signal_block_rows') | int %}
 {% set decay = '0.8' %}
@@ -30,7 +30,14 @@ new_rows as (
 ),
 
 window_input as (
-    {{ window_input('lines', 'new_rows', 2 * rows) }}
+    {{ ema_window_input('lines', 'new_rows', 34, [rows], ['signal']) }}
+),
+
+flagged as (
+    select
+        *,
+        {{ ema_carries_state(rows) }} as carries_state
+    from window_input
 ),
 
 seeds as (
@@ -50,7 +57,7 @@ inputs as (
             when w.stock_row_number > 34 then w.macd_line * 0.2
             else 0
         end as u_signal
-    from window_input as w
+    from flagged as w
     left join seeds as s on w.ts_code = s.ts_code
 ),
 
@@ -62,7 +69,8 @@ running as (
         is_new,
         macd_line,
         {{ ema_block(rows) }} as block_number,
-        {{ exact_sum(ema_scaled('u_signal', decay, rows), 'in_block', 53) }} as p_signal
+        sum({{ ema_carried_term('u_signal', decay, rows, 'stored_signal', 'carries_state') }}) over in_block
+            as p_signal
     from inputs
     window in_block as (
         partition by ts_code, {{ ema_block(rows) }}
@@ -86,6 +94,7 @@ signal as (
         r.stock_row_number,
         r.is_new,
         r.macd_line,
+        r.p_signal,
         {{ ema_value('r.p_signal', 't.p_signal', decay, rows) }} as signal_line
     from running as r
     left join block_totals as t
@@ -98,6 +107,8 @@ select
     stock_row_number,
     case when stock_row_number >= 34 then macd_line end as macd,
     case when stock_row_number >= 34 then signal_line end as macd_signal,
-    case when stock_row_number >= 34 then macd_line - signal_line end as macd_hist
+    case when stock_row_number >= 34 then macd_line - signal_line end as macd_hist,
+    -- state: the exact running sum of the block (scaled by 2^53), carried by incremental runs
+    p_signal as state_signal
 from signal
 where is_new

@@ -17,6 +17,9 @@
 -- The averages are block sums (macros/exponential_smoothing.sql) with B = var('ema_block_rows')
 -- for the slow decays ((13/14)^B and (25/27)^B below 1e-13) and var('fast_ema_block_rows') for
 -- the fast EMA ((11/13)^B below 1e-13; a longer block would scale its terms past 1e20).
+-- Each row stores its blocks' exact integer running sums (state_*); an incremental run reads,
+-- per stock, the last 26 rows (for the seeds and the previous close) and the last row of the
+-- previous block of each block size, and carries the sums on.
 
 {% set rows = var('ema_block_rows') | int %}
 {% set fast_rows = var('fast_ema_block_rows') | int %}
@@ -40,9 +43,8 @@ new_rows as (
     where {{ after_watermark('trade_date') }}
 ),
 
--- Two blocks of history and the row before them (for its close).
 window_input as (
-    {{ window_input('prices', 'new_rows', 2 * rows + 1) }}
+    {{ ema_window_input('prices', 'new_rows', 26, [rows, fast_rows], ['atr', 'gain', 'loss', 'fast', 'slow']) }}
 ),
 
 changes as (
@@ -54,12 +56,15 @@ changes as (
             abs(adj_low - lag(adj_close) over by_stock)
         ) as true_range,
         greatest(adj_close - lag(adj_close) over by_stock, 0) as gain,
-        greatest(lag(adj_close) over by_stock - adj_close, 0) as loss
+        greatest(lag(adj_close) over by_stock - adj_close, 0) as loss,
+        {{ ema_carries_state(rows) }} as carries_state,
+        {{ ema_carries_state(fast_rows) }} as carries_fast_state
     from window_input
     window by_stock as (partition by ts_code order by stock_row_number)
 ),
 
--- The seeds, from each stock's first rows only (exact sums: the same bits in every build).
+-- The seeds, from each stock's first rows only (exact sums: the same bits in every build). Only
+-- a stock with a new row up to 26 uses them, and it has all its rows here.
 seeds as (
     select
         ts_code,
@@ -106,6 +111,21 @@ inputs as (
     left join seeds as s on c.ts_code = s.ts_code
 ),
 
+-- A new row adds its exact term; a carrying history row adds its stored sum; others add 0.
+terms as (
+    select
+        ts_code,
+        trade_date,
+        stock_row_number,
+        is_new,
+        {{ ema_carried_term('u_atr', wilder, rows, 'stored_atr', 'carries_state') }} as term_atr,
+        {{ ema_carried_term('u_gain', wilder, rows, 'stored_gain', 'carries_state') }} as term_gain,
+        {{ ema_carried_term('u_loss', wilder, rows, 'stored_loss', 'carries_state') }} as term_loss,
+        {{ ema_carried_term('u_fast', fast, fast_rows, 'stored_fast', 'carries_fast_state') }} as term_fast,
+        {{ ema_carried_term('u_slow', slow, rows, 'stored_slow', 'carries_state') }} as term_slow
+    from inputs
+),
+
 running as (
     select
         ts_code,
@@ -114,12 +134,12 @@ running as (
         is_new,
         {{ ema_block(rows) }} as block_number,
         {{ ema_block(fast_rows) }} as fast_block_number,
-        {{ exact_sum(ema_scaled('u_atr', wilder, rows), 'in_block', 53) }} as p_atr,
-        {{ exact_sum(ema_scaled('u_gain', wilder, rows), 'in_block', 53) }} as p_gain,
-        {{ exact_sum(ema_scaled('u_loss', wilder, rows), 'in_block', 53) }} as p_loss,
-        {{ exact_sum(ema_scaled('u_fast', fast, fast_rows), 'in_fast_block', 53) }} as p_fast,
-        {{ exact_sum(ema_scaled('u_slow', slow, rows), 'in_block', 53) }} as p_slow
-    from inputs
+        sum(term_atr) over in_block as p_atr,
+        sum(term_gain) over in_block as p_gain,
+        sum(term_loss) over in_block as p_loss,
+        sum(term_fast) over in_fast_block as p_fast,
+        sum(term_slow) over in_block as p_slow
+    from terms
     window
         in_block as (
             partition by ts_code, {{ ema_block(rows) }}
@@ -159,6 +179,11 @@ smoothed as (
         r.trade_date,
         r.stock_row_number,
         r.is_new,
+        r.p_atr,
+        r.p_gain,
+        r.p_loss,
+        r.p_fast,
+        r.p_slow,
         {{ ema_value('r.p_atr', 't.p_atr', wilder, rows) }} as atr,
         {{ ema_value('r.p_gain', 't.p_gain', wilder, rows) }} as average_gain,
         {{ ema_value('r.p_loss', 't.p_loss', wilder, rows) }} as average_loss,
@@ -186,6 +211,12 @@ select
     -- MACD's moving averages of close, CNY (back-adjusted)
     case when stock_row_number >= 26 then ema_fast end as ema_12,
     case when stock_row_number >= 26 then ema_slow end as ema_26,
-    case when stock_row_number >= 26 then ema_fast - ema_slow end as macd_line
+    case when stock_row_number >= 26 then ema_fast - ema_slow end as macd_line,
+    -- state: the exact running sums of the blocks (scaled by 2^53), carried by incremental runs
+    p_atr as state_atr,
+    p_gain as state_gain,
+    p_loss as state_loss,
+    p_fast as state_fast,
+    p_slow as state_slow
 from smoothed
 where is_new
