@@ -128,4 +128,4 @@ def test_carried_ema_state_equals_full_build_across_block_boundaries(tiny_raw, t
         (model,) = [m for m in incremental_models(tmp_path / "t_full") if m.name == name]
         d = compare(full.duckdb_path, inc.duckdb_path, model)
         assert d.rows_full > 0
-        assert d.identical, f"{name}: {d.only_in_full} rows only in full, {d.only_in_incremental} only in incremental; {d.examples}"
+        assert d.identical, f"{name}: {d.only_in_full} vs {d.only_in_incremental} differing rows; {d.examples}"
