@@ -12,11 +12,11 @@
     moved 100x in 2B rows). Until a stock has two full blocks nothing is dropped and the result is
     the exact recursion, seeded as the reference seeds it.
 
-    The running sums are exact integers (the terms scaled by 2^53 and rounded), stored with each
-    row as its state. An incremental run carries them on: a new row's running sum is the stored
-    sum of the stock's last row in the same block plus the new terms, and the previous block's
-    total is the stored sum on that block's last row. Integer addition is exact, so the values
-    equal a full build's bit for bit while only a handful of history rows per stock are read.
+    The running sums are exact integers (the terms scaled by 2^53 and rounded); each block's
+    total is stored on the block's last row (state_<name>, null on the other rows). An incremental
+    run reads, per stock, the rows of its current block (recomputing their terms: the same
+    integers) and the last row of the block before (its stored total). Integer addition is exact,
+    so the values equal a full build's bit for bit while one block of history at most is read.
 
     The running sums are exact_sum()s at a resolution of 2^-53 (1.1e-16) in 128-bit integers: |w|
     may reach 1e22, far above a price of 1e6 times beta^-(B-1) < 1e14.
@@ -53,11 +53,15 @@
     * (cast(coalesce({{ previous_total }}, 0) as double) / {{ 2 ** 53 }}.0))
 {%- endmacro %}
 
-{#- The rows an incremental EMA model works on: the new rows, and per stock with new rows its
-    last seed_rows history rows (seeds and lagged values) plus, for each block size, the last row
-    of the block before its newest history row (that block's total). History rows bring their
-    stored state columns (state_<name> of this model) as stored_<name>; a full build has none. -#}
+{#- The rows an incremental EMA model works on: the new rows and, per stock with new rows,
+    for each block size, the rows of the block holding its last built row (the anchor) and the
+    last row of the block before (which stores that block's total), so from the earliest of
+    those rows to the anchor; from row 1 when those blocks hold seed rows.
+    History rows come from `history` with the block totals stored on them (state_<name> of this
+    model). The rows are read under a date bound no later than any of them (a constant filter
+    DuckDB applies in the scan). A full build has no history rows. -#}
 {% macro ema_window_input(history, new_rows, seed_rows, block_sizes, states) -%}
+    {%- set prices = ref('int_prices__daily') -%}
     select
         *,
         true as is_new,
@@ -66,6 +70,7 @@
         {%- endfor %}
     from {{ new_rows }}
     {% if is_incremental() %}
+        {%- set oldest = oldest_history_date(prices, seed_rows, block_sizes) %}
         union all by name
         select
             h.*,
@@ -74,40 +79,84 @@
                 st.state_{{ name }} as stored_{{ name }}{{ "," if not loop.last }}
             {%- endfor %}
         from {{ history }} as h
-        inner join (
-            select
-                ts_code,
-                min(stock_row_number) as first_new_row
-            from {{ new_rows }}
-            group by ts_code
-        ) as f
-            on
-                h.ts_code = f.ts_code
-                and (
-                    h.stock_row_number between f.first_new_row - {{ seed_rows }} and f.first_new_row - 1
-                    {%- for rows in block_sizes %}
-                        or h.stock_row_number = (f.first_new_row - 1) // {{ rows }} * {{ rows }} - 1
-                    {%- endfor %}
-                )
+        inner join ({{ ema_first_new_rows(new_rows) }}) as f
+            on h.ts_code = f.ts_code and h.stock_row_number < f.first_new_row
         inner join {{ this }} as st
             on h.ts_code = st.ts_code and h.stock_row_number = st.stock_row_number
+        where
+            h.stock_row_number >= {{ ema_history_first_row('f.first_new_row - 1', seed_rows, block_sizes) }}
+            and h.trade_date >= {{ oldest }}
+            and st.trade_date >= {{ oldest }}
     {% endif %}
 {%- endmacro %}
 
-{#- True on the history row that carries its stored sums into its block: the last history row
-    of the block among the rows worked on (the sums of the block's earlier rows are inside it). -#}
-{% macro ema_carries_state(rows) -%}
-    (not is_new and coalesce(lead(is_new) over (
-        partition by ts_code, {{ ema_block(rows) }} order by stock_row_number
-    ), true))
+{#- The first history row needed for an anchor row: the last row before the earliest of the
+    anchor's blocks, or row 1 when those blocks hold seed rows (the seeds need all of them). -#}
+{% macro ema_history_first_row(anchor_row, seed_rows, block_sizes) -%}
+    {%- set start -%}
+        least(
+            {%- for rows in block_sizes -%}
+                ({{ anchor_row }}) // {{ rows }} * {{ rows }} - 1{{ ", " if not loop.last }}
+            {%- endfor -%}
+        )
+    {%- endset -%}
+    (case when {{ start }} <= {{ seed_rows }} then 1 else {{ start }} end)
 {%- endmacro %}
 
-{#- A row's integer term of its block's running sum: a new row's exact term, a carrying history
-    row's stored sum, 0 for the other history rows. -#}
-{% macro ema_carried_term(u, beta, rows, stored, carries) -%}
+{% macro ema_first_new_rows(new_rows) -%}
+    select
+        ts_code,
+        min(stock_row_number) as first_new_row
+    from {{ new_rows }}
+    group by ts_code
+{%- endmacro %}
+
+{#- A date literal no later than any history row an incremental EMA model reads (the oldest
+    trading day of a needed history row, from our own prices table), rendered as a literal so
+    that the scans filter by date. -#}
+{% macro oldest_history_date(prices, seed_rows, block_sizes) -%}
+    {%- set mark = watermark_literal() -%}
+    {%- if execute and mark != 'null' -%}
+        {%- set query -%}
+            with anchors as (
+                select ts_code, min(stock_row_number) - 1 as anchor_row
+                from {{ prices }}
+                where trade_date > {{ mark }}
+                group by ts_code
+            )
+            select strftime(coalesce(min(p.trade_date), {{ mark }}), '%Y-%m-%d')
+            from {{ prices }} as p
+            inner join anchors as a
+                on p.ts_code = a.ts_code
+                and p.stock_row_number = {{ ema_history_first_row('a.anchor_row', seed_rows, block_sizes) }}
+        {%- endset -%}
+        date '{{ run_query(query).columns[0].values()[0] }}'
+    {%- else -%}
+        {{ mark }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The block of the stock's last history row (null in a full build, which has none). -#}
+{% macro ema_anchor_block(rows) -%}
+    {%- if is_incremental() -%}
+        (max(case when not is_new then stock_row_number end) over (partition by ts_code) // {{ rows }})
+    {%- else -%}
+        null::bigint
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A row's integer term of its block's running sum: the exact term of a new row or of a
+    history row in the anchor's block (recomputed: the same integer), the stored total on the
+    last row of an earlier block, 0 on the other history rows. -#}
+{% macro ema_carried_term(u, beta, rows, stored, anchor_block) -%}
     case
-        when is_new then {{ ema_term(u, beta, rows) }}
-        when {{ carries }} then {{ stored }}
+        when is_new or {{ ema_block(rows) }} = {{ anchor_block }} then {{ ema_term(u, beta, rows) }}
+        when {{ ema_offset(rows) }} = {{ rows - 1 }} then {{ stored }}
         else 0
     end
+{%- endmacro %}
+
+{#- The state a row stores: its block's total on the block's last row, null elsewhere. -#}
+{% macro ema_stored_total(running, rows) -%}
+    case when {{ ema_offset(rows) }} = {{ rows - 1 }} then {{ running }} end
 {%- endmacro %}

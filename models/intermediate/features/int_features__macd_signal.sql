@@ -9,8 +9,10 @@
 
 -- MACD's signal line: the 9-row EMA (k = 0.2) of macd_line, seeded as TA-Lib seeds it, with the
 -- mean of macd_line over rows 26..34 on row 34; MACD, its signal and histogram are NULL before
--- row 34 (TA-Lib's look-back of 33). Block sums with carried state as in
--- int_features__smoothed, with B = var('signal_block_rows'): 0.8^B is below 1e-13.
+-- row 34 (TA-Lib's look-back of 33). Block sums with stored block totals as in
+-- int_features__smoothed (history: the current block and the previous block's last row, or
+-- all rows up to the seed row 34), with
+-- B = var('signal_block_rows'): 0.8^B is below 1e-13.
 
 {% set rows = var('signal_block_rows') | int %}
 {% set decay = '0.8' %}
@@ -36,7 +38,7 @@ window_input as (
 flagged as (
     select
         *,
-        {{ ema_carries_state(rows) }} as carries_state
+        {{ ema_anchor_block(rows) }} as anchor_block
     from window_input
 ),
 
@@ -69,7 +71,7 @@ running as (
         is_new,
         macd_line,
         {{ ema_block(rows) }} as block_number,
-        sum({{ ema_carried_term('u_signal', decay, rows, 'stored_signal', 'carries_state') }}) over in_block
+        sum({{ ema_carried_term('u_signal', decay, rows, 'stored_signal', 'anchor_block') }}) over in_block
             as p_signal
     from inputs
     window in_block as (
@@ -108,7 +110,8 @@ select
     case when stock_row_number >= 34 then macd_line end as macd,
     case when stock_row_number >= 34 then signal_line end as macd_signal,
     case when stock_row_number >= 34 then macd_line - signal_line end as macd_hist,
-    -- state: the exact running sum of the block (scaled by 2^53), carried by incremental runs
-    p_signal as state_signal
+    -- state for incremental runs: each block's exact total on its last row (hugeint, terms
+    -- scaled by 2^53), null on the other rows
+    {{ ema_stored_total('p_signal', rows) }} as state_signal
 from signal
 where is_new

@@ -17,9 +17,9 @@
 -- The averages are block sums (macros/exponential_smoothing.sql) with B = var('ema_block_rows')
 -- for the slow decays ((13/14)^B and (25/27)^B below 1e-13) and var('fast_ema_block_rows') for
 -- the fast EMA ((11/13)^B below 1e-13; a longer block would scale its terms past 1e20).
--- Each row stores its blocks' exact integer running sums (state_*); an incremental run reads,
--- per stock, the last 26 rows (for the seeds and the previous close) and the last row of the
--- previous block of each block size, and carries the sums on.
+-- Each block's last row stores the block's exact integer total (state_*): an incremental run
+-- reads the rows of the stock's current blocks and the last row of the blocks before them (all
+-- its rows while it is within its 26 seed rows).
 
 {% set rows = var('ema_block_rows') | int %}
 {% set fast_rows = var('fast_ema_block_rows') | int %}
@@ -44,7 +44,9 @@ new_rows as (
 ),
 
 window_input as (
-    {{ ema_window_input('prices', 'new_rows', 26, [rows, fast_rows], ['atr', 'gain', 'loss', 'fast', 'slow']) }}
+    {{ ema_window_input(
+        'prices', 'new_rows', 26, [rows, fast_rows], ['atr', 'gain', 'loss', 'fast', 'slow']
+    ) }}
 ),
 
 changes as (
@@ -57,8 +59,8 @@ changes as (
         ) as true_range,
         greatest(adj_close - lag(adj_close) over by_stock, 0) as gain,
         greatest(lag(adj_close) over by_stock - adj_close, 0) as loss,
-        {{ ema_carries_state(rows) }} as carries_state,
-        {{ ema_carries_state(fast_rows) }} as carries_fast_state
+        {{ ema_anchor_block(rows) }} as anchor_block,
+        {{ ema_anchor_block(fast_rows) }} as anchor_fast_block
     from window_input
     window by_stock as (partition by ts_code order by stock_row_number)
 ),
@@ -111,18 +113,18 @@ inputs as (
     left join seeds as s on c.ts_code = s.ts_code
 ),
 
--- A new row adds its exact term; a carrying history row adds its stored sum; others add 0.
+-- Terms of the running sums (macros/exponential_smoothing.sql, ema_carried_term).
 terms as (
     select
         ts_code,
         trade_date,
         stock_row_number,
         is_new,
-        {{ ema_carried_term('u_atr', wilder, rows, 'stored_atr', 'carries_state') }} as term_atr,
-        {{ ema_carried_term('u_gain', wilder, rows, 'stored_gain', 'carries_state') }} as term_gain,
-        {{ ema_carried_term('u_loss', wilder, rows, 'stored_loss', 'carries_state') }} as term_loss,
-        {{ ema_carried_term('u_fast', fast, fast_rows, 'stored_fast', 'carries_fast_state') }} as term_fast,
-        {{ ema_carried_term('u_slow', slow, rows, 'stored_slow', 'carries_state') }} as term_slow
+        {{ ema_carried_term('u_atr', wilder, rows, 'stored_atr', 'anchor_block') }} as term_atr,
+        {{ ema_carried_term('u_gain', wilder, rows, 'stored_gain', 'anchor_block') }} as term_gain,
+        {{ ema_carried_term('u_loss', wilder, rows, 'stored_loss', 'anchor_block') }} as term_loss,
+        {{ ema_carried_term('u_fast', fast, fast_rows, 'stored_fast', 'anchor_fast_block') }} as term_fast,
+        {{ ema_carried_term('u_slow', slow, rows, 'stored_slow', 'anchor_block') }} as term_slow
     from inputs
 ),
 
@@ -173,7 +175,7 @@ fast_block_totals as (
     where {{ ema_offset(fast_rows) }} = {{ fast_rows - 1 }}
 ),
 
-smoothed as (
+with_totals as (
     select
         r.ts_code,
         r.trade_date,
@@ -184,16 +186,27 @@ smoothed as (
         r.p_loss,
         r.p_fast,
         r.p_slow,
-        {{ ema_value('r.p_atr', 't.p_atr', wilder, rows) }} as atr,
-        {{ ema_value('r.p_gain', 't.p_gain', wilder, rows) }} as average_gain,
-        {{ ema_value('r.p_loss', 't.p_loss', wilder, rows) }} as average_loss,
-        {{ ema_value('r.p_fast', 'f.p_fast', fast, fast_rows) }} as ema_fast,
-        {{ ema_value('r.p_slow', 't.p_slow', slow, rows) }} as ema_slow
+        t.p_atr as t_atr,
+        t.p_gain as t_gain,
+        t.p_loss as t_loss,
+        f.p_fast as t_fast,
+        t.p_slow as t_slow
     from running as r
     left join block_totals as t
         on r.ts_code = t.ts_code and r.block_number = t.next_block_number
     left join fast_block_totals as f
         on r.ts_code = f.ts_code and r.fast_block_number = f.next_block_number
+),
+
+smoothed as (
+    select
+        *,
+        {{ ema_value('p_atr', 't_atr', wilder, rows) }} as atr,
+        {{ ema_value('p_gain', 't_gain', wilder, rows) }} as average_gain,
+        {{ ema_value('p_loss', 't_loss', wilder, rows) }} as average_loss,
+        {{ ema_value('p_fast', 't_fast', fast, fast_rows) }} as ema_fast,
+        {{ ema_value('p_slow', 't_slow', slow, rows) }} as ema_slow
+    from with_totals
 )
 
 select
@@ -212,11 +225,12 @@ select
     case when stock_row_number >= 26 then ema_fast end as ema_12,
     case when stock_row_number >= 26 then ema_slow end as ema_26,
     case when stock_row_number >= 26 then ema_fast - ema_slow end as macd_line,
-    -- state: the exact running sums of the blocks (scaled by 2^53), carried by incremental runs
-    p_atr as state_atr,
-    p_gain as state_gain,
-    p_loss as state_loss,
-    p_fast as state_fast,
-    p_slow as state_slow
+    -- state for incremental runs: each block's exact total on its last row (hugeint, terms
+    -- scaled by 2^53), null on the other rows
+    {{ ema_stored_total('p_atr', rows) }} as state_atr,
+    {{ ema_stored_total('p_gain', rows) }} as state_gain,
+    {{ ema_stored_total('p_loss', rows) }} as state_loss,
+    {{ ema_stored_total('p_fast', fast_rows) }} as state_fast,
+    {{ ema_stored_total('p_slow', rows) }} as state_slow
 from smoothed
 where is_new
