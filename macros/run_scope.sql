@@ -51,3 +51,15 @@
     ({{ 'true' if mark == 'null' else column ~ " > strftime(" ~ mark ~ ", '%Y%m%d')" }}
     and {{ 'true' if end == 'null' else column ~ " <= strftime(" ~ end ~ ", '%Y%m%d')" }})
 {%- endmacro %}
+
+{#- The newest trading_day_index already built in this incremental model, as a literal; null in
+    a full build. Incremental window models read history from this index minus their longest
+    window: a constant filter the scan applies. -#}
+{% macro watermark_index_literal() -%}
+    {%- if is_incremental() and execute -%}
+        {%- set newest = run_query("select max(trading_day_index) from " ~ this).columns[0].values()[0] -%}
+        {{- newest if newest is not none else "null" -}}
+    {%- else -%}
+        null
+    {%- endif -%}
+{%- endmacro %}

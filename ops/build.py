@@ -56,7 +56,10 @@ def build(
                 f"later dates, so an as-of build to {end_date} needs --full-refresh"
             )
     check_raw_root(paths.raw_dir)
-    command = ["build" if run_tests else "run"]
+    # `build` either way, so that seeds load; without tests, data and unit tests are excluded.
+    command = (
+        ["build"] if run_tests else ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+    )
     if select:
         command += ["--select", select]
     if exclude:

@@ -1,0 +1,81 @@
+{#- Point-in-time statements (docs/cne5-choices.md): a version is known on known_date and usable
+    on the trading days after it. -#}
+
+{#- One row per version of a consolidated statement: (ts_code, end_date, known_date) with the
+    columns asked for; on a tie, the version flagged latest (update_flag 1). -#}
+{% macro pit_versions(relation, columns) -%}
+    select
+        ts_code,
+        end_date,
+        known_date,
+        {{ columns | join(', ') }}
+    from {{ relation }}
+    where report_type = '1' and known_date is not null and end_date is not null
+    qualify row_number() over (
+        partition by ts_code, end_date, known_date
+        order by is_latest_version desc, source_file desc
+    ) = 1
+{%- endmacro %}
+
+{#- Per stock and known_date on which some version became known: the newest period and the
+    newest fiscal year (end_date on 12-31) known by then. -#}
+{% macro pit_events(versions) -%}
+    select
+        ts_code,
+        known_date,
+        max(current_period) as current_period,
+        max(newest_fiscal_year) as newest_fiscal_year
+    from (
+        select
+            ts_code,
+            known_date,
+            max(end_date) over known_by as current_period,
+            max(case when month(end_date) = 12 then end_date end) over known_by as newest_fiscal_year
+        from {{ versions }}
+        window known_by as (
+            partition by ts_code order by known_date range between unbounded preceding and current row
+        )
+    )
+    group by ts_code, known_date
+{%- endmacro %}
+
+{#- The value of each (event, role, period) query as known on the event's known_date: the
+    period's newest version known by then (an ASOF join on known_date). `queries` has ts_code,
+    known_date, role, period. -#}
+{% macro pit_lookup(queries, versions, columns) -%}
+    select
+        q.ts_code,
+        q.known_date,
+        q.role,
+        q.period,
+        {%- for column in columns %}
+            v.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ queries }} as q
+    asof left join {{ versions }} as v
+        on q.ts_code = v.ts_code and q.period = v.end_date and q.known_date >= v.known_date
+{%- endmacro %}
+
+{#- Trailing twelve months of a cumulative year-to-date flow: the period itself at a fiscal year
+    end, else last fiscal year + this year-to-date - the prior year's same year-to-date; the
+    year-to-date annualized when one of those is missing. -#}
+{% macro ttm(current, last_fiscal_year, prior_year_to_date, current_period) -%}
+    case
+        when {{ current }} is null then null
+        when month({{ current_period }}) = 12 then {{ current }}
+        when {{ last_fiscal_year }} is null or {{ prior_year_to_date }} is null
+            then {{ current }} * 4.0 / (month({{ current_period }}) / 3.0)
+        else {{ last_fiscal_year }} + {{ current }} - {{ prior_year_to_date }}
+    end
+{%- endmacro %}
+
+{#- Growth of a series over fiscal years: the OLS slope of the values present on the fiscal year,
+    over their mean absolute value; null with fewer than 3 values or a zero mean. -#}
+{% macro growth_ratio(value, period, condition) -%}
+    case
+        when count({{ value }}) filter (where {{ condition }}) >= 3
+            and avg(abs({{ value }})) filter (where {{ condition }}) > 0
+            then regr_slope({{ value }}, year({{ period }})) filter (where {{ condition }})
+            / avg(abs({{ value }})) filter (where {{ condition }})
+    end
+{%- endmacro %}

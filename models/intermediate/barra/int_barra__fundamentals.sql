@@ -1,0 +1,151 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['trade_date'],
+        on_schema_change='fail'
+    )
+}}
+
+-- Point-in-time fundamentals per stock and day it traded (docs/cne5-choices.md): on D, each
+-- statement's newest period known before D, every period at its newest version known before D.
+-- Amounts in CNY. Each statement table has its own current period.
+
+with new_rows as (
+    select
+        ts_code,
+        trade_date
+    from {{ ref('int_prices__daily') }}
+    where {{ after_watermark('trade_date') }}
+),
+
+income_versions as (
+    {{ pit_versions(ref('stg_tushare__income'), ['net_income_parent', 'total_revenue']) }}
+),
+
+balance_versions as (
+    {{ pit_versions(ref('stg_tushare__balancesheet'), [
+        'parent_equity', 'preferred_equity', 'non_current_liabilities', 'current_liabilities', 'total_assets'
+    ]) }}
+),
+
+cashflow_versions as (
+    {{ pit_versions(ref('stg_tushare__cashflow'), ['operating_cash_flow']) }}
+),
+
+income_events as ({{ pit_events('income_versions') }}),
+
+balance_events as ({{ pit_events('balance_versions') }}),
+
+cashflow_events as ({{ pit_events('cashflow_versions') }}),
+
+-- The periods each event needs: the current one, the last fiscal year before it, the prior
+-- year's same period (for TTM), and five fiscal years back from the newest (for growth).
+income_queries as (
+    select
+        ts_code,
+        known_date,
+        unnest([
+            {'role': 'current', 'period': current_period},
+            {'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31)},
+            {'role': 'prior_year_to_date', 'period': current_period - interval 1 year},
+            {%- for i in range(5) %}
+                {'role': 'fiscal_year_{{ i }}', 'period': make_date(year(newest_fiscal_year) - {{ i }}, 12, 31)}
+                {{- "," if not loop.last }}
+            {%- endfor %}
+        ], recursive := true)
+    from income_events
+),
+
+cashflow_queries as (
+    select
+        ts_code,
+        known_date,
+        unnest([
+            {'role': 'current', 'period': current_period},
+            {'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31)},
+            {'role': 'prior_year_to_date', 'period': current_period - interval 1 year}
+        ], recursive := true)
+    from cashflow_events
+),
+
+income_values as (
+    {{ pit_lookup('income_queries', 'income_versions', ['net_income_parent', 'total_revenue']) }}
+),
+
+cashflow_values as (
+    {{ pit_lookup('cashflow_queries', 'cashflow_versions', ['operating_cash_flow']) }}
+),
+
+income_state as (
+    select
+        e.ts_code,
+        e.known_date,
+        {{ ttm(
+            "max(v.net_income_parent) filter (where v.role = 'current')",
+            "max(v.net_income_parent) filter (where v.role = 'last_fiscal_year')",
+            "max(v.net_income_parent) filter (where v.role = 'prior_year_to_date')",
+            'e.current_period'
+        ) }} as ttm_net_income,
+        {{ growth_ratio('v.net_income_parent', 'v.period', "v.role like 'fiscal_year_%'") }} as earnings_growth,
+        {{ growth_ratio('v.total_revenue', 'v.period', "v.role like 'fiscal_year_%'") }} as sales_growth
+    from income_events as e
+    inner join income_values as v
+        on e.ts_code = v.ts_code and e.known_date = v.known_date
+    group by e.ts_code, e.known_date, e.current_period
+),
+
+cashflow_state as (
+    select
+        e.ts_code,
+        e.known_date,
+        {{ ttm(
+            "max(v.operating_cash_flow) filter (where v.role = 'current')",
+            "max(v.operating_cash_flow) filter (where v.role = 'last_fiscal_year')",
+            "max(v.operating_cash_flow) filter (where v.role = 'prior_year_to_date')",
+            'e.current_period'
+        ) }} as ttm_operating_cash_flow
+    from cashflow_events as e
+    inner join cashflow_values as v
+        on e.ts_code = v.ts_code and e.known_date = v.known_date
+    group by e.ts_code, e.known_date, e.current_period
+),
+
+balance_state as (
+    select
+        e.ts_code,
+        e.known_date,
+        v.parent_equity,
+        v.preferred_equity,
+        v.non_current_liabilities,
+        v.current_liabilities,
+        v.total_assets
+    from balance_events as e
+    asof left join balance_versions as v
+        on e.ts_code = v.ts_code and e.current_period = v.end_date and e.known_date >= v.known_date
+)
+
+select
+    -- keys
+    n.ts_code,
+    n.trade_date,
+    -- flows, CNY: trailing twelve months
+    i.ttm_net_income,
+    c.ttm_operating_cash_flow,
+    -- growth: OLS slope over fiscal years / mean absolute value, 1 / year
+    i.earnings_growth,
+    i.sales_growth,
+    -- balance sheet of the current period, CNY (known_date null: no balance sheet yet)
+    b.known_date as balance_sheet_known_date,
+    b.parent_equity,
+    b.preferred_equity,
+    b.non_current_liabilities,
+    b.current_liabilities,
+    b.total_assets
+from new_rows as n
+asof left join income_state as i
+    on n.ts_code = i.ts_code and n.trade_date > i.known_date
+asof left join cashflow_state as c
+    on n.ts_code = c.ts_code and n.trade_date > c.known_date
+asof left join balance_state as b
+    on n.ts_code = b.ts_code and n.trade_date > b.known_date
