@@ -70,12 +70,28 @@
 {%- endmacro %}
 
 {#- Growth of a series over fiscal years: the OLS slope of the values present on the fiscal year,
-    over their mean absolute value; null with fewer than 3 values or a zero mean. -#}
-{% macro growth_ratio(value, period, condition) -%}
+    over their mean absolute value; null with fewer than 3 values or a zero mean. Computed from
+    exact integer sums (values at a resolution of 2^-20 CNY, years as offsets from `base_year`),
+    so that the result does not depend on the order in which the aggregate sees the rows:
+        slope / mean|y| = (n Sxy - Sx Sy) / (n Sxx - Sx^2) / (S|y| / n). -#}
+{% macro growth_ratio(value, period, base_year, condition) -%}
+    {%- set x = '(year(' ~ period ~ ') - ' ~ base_year ~ ')' -%}
+    {%- set y = 'cast(' ~ value ~ ' * 1048576.0 as hugeint)' -%}
+    {%- set present = '(' ~ condition ~ ') and ' ~ value ~ ' is not null' -%}
     case
-        when count({{ value }}) filter (where {{ condition }}) >= 3
-            and avg(abs({{ value }})) filter (where {{ condition }}) > 0
-            then regr_slope({{ value }}, year({{ period }})) filter (where {{ condition }})
-            / avg(abs({{ value }})) filter (where {{ condition }})
+        when count(*) filter (where {{ present }}) >= 3
+            and sum(abs({{ y }})) filter (where {{ present }}) > 0
+            then cast(
+                count(*) filter (where {{ present }}) * sum({{ x }} * {{ y }}) filter (where {{ present }})
+                - sum({{ x }}) filter (where {{ present }}) * sum({{ y }}) filter (where {{ present }})
+                as double
+            )
+            / cast(
+                count(*) filter (where {{ present }}) * sum({{ x }} * {{ x }}) filter (where {{ present }})
+                - sum({{ x }}) filter (where {{ present }}) * sum({{ x }}) filter (where {{ present }})
+                as double
+            )
+            / (cast(sum(abs({{ y }})) filter (where {{ present }}) as double)
+            / count(*) filter (where {{ present }}))
     end
 {%- endmacro %}

@@ -87,12 +87,14 @@ income_state as (
             "max(v.net_income_parent) filter (where v.role = 'prior_year_to_date')",
             'e.current_period'
         ) }} as ttm_net_income,
-        {{ growth_ratio('v.net_income_parent', 'v.period', "v.role like 'fiscal_year_%'") }} as earnings_growth,
-        {{ growth_ratio('v.total_revenue', 'v.period', "v.role like 'fiscal_year_%'") }} as sales_growth
+        {{ growth_ratio('v.net_income_parent', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'") }}
+            as earnings_growth,
+        {{ growth_ratio('v.total_revenue', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'") }}
+            as sales_growth
     from income_events as e
     inner join income_values as v
         on e.ts_code = v.ts_code and e.known_date = v.known_date
-    group by e.ts_code, e.known_date, e.current_period
+    group by e.ts_code, e.known_date, e.current_period, e.newest_fiscal_year
 ),
 
 cashflow_state as (

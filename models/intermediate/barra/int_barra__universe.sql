@@ -62,7 +62,7 @@ memberships as (
     inner join {{ ref('stg_tushare__index_member_all') }} as m
         on
             w.ts_code = m.ts_code
-            and m.in_date <= w.trade_date
+            and w.trade_date >= m.in_date
             and (m.out_date is null or w.trade_date < m.out_date)
     group by w.ts_code, w.trade_date
 )
