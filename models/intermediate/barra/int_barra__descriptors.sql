@@ -27,8 +27,8 @@ joined as (
         u.trade_date,
         u.span_age_days,
         u.total_mv,
-        w.* exclude (ts_code, trade_date, trading_day_index),
-        f.* exclude (ts_code, trade_date),
+        w.* exclude (ts_code, trade_date, trading_day_index),  -- noqa: RF02
+        f.* exclude (ts_code, trade_date),  -- noqa: RF02
         f.parent_equity - coalesce(f.preferred_equity, 0) as book_equity,
         coalesce(f.preferred_equity, 0) as preferred,
         coalesce(f.non_current_liabilities, 0) as long_term_debt

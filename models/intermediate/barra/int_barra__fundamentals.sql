@@ -33,11 +33,17 @@ cashflow_versions as (
     {{ pit_versions(ref('stg_tushare__cashflow'), ['operating_cash_flow']) }}
 ),
 
-income_events as ({{ pit_events('income_versions') }}),
+income_events as (
+    {{ pit_events('income_versions') }}
+),
 
-balance_events as ({{ pit_events('balance_versions') }}),
+balance_events as (
+    {{ pit_events('balance_versions') }}
+),
 
-cashflow_events as ({{ pit_events('cashflow_versions') }}),
+cashflow_events as (
+    {{ pit_events('cashflow_versions') }}
+),
 
 -- The periods each event needs: the current one, the last fiscal year before it, the prior
 -- year's same period (for TTM), and five fiscal years back from the newest (for growth).
@@ -45,12 +51,12 @@ income_queries as (
     select
         ts_code,
         known_date,
-        unnest([
-            {'role': 'current', 'period': current_period},
-            {'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31)},
-            {'role': 'prior_year_to_date', 'period': current_period - interval 1 year},
+        unnest([  -- noqa: AL03 (unnests into the columns role and period)
+            { 'role': 'current', 'period': current_period },
+            { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
+            { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year },
             {%- for i in range(5) %}
-                {'role': 'fiscal_year_{{ i }}', 'period': make_date(year(newest_fiscal_year) - {{ i }}, 12, 31)}
+                { 'role': 'fiscal_year_{{ i }}', 'period': make_date(year(newest_fiscal_year) - {{ i }}, 12, 31) }
                 {{- "," if not loop.last }}
             {%- endfor %}
         ], recursive := true)
@@ -61,10 +67,10 @@ cashflow_queries as (
     select
         ts_code,
         known_date,
-        unnest([
-            {'role': 'current', 'period': current_period},
-            {'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31)},
-            {'role': 'prior_year_to_date', 'period': current_period - interval 1 year}
+        unnest([  -- noqa: AL03 (unnests into the columns role and period)
+            { 'role': 'current', 'period': current_period },
+            { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
+            { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year }
         ], recursive := true)
     from cashflow_events
 ),
@@ -87,10 +93,12 @@ income_state as (
             "max(v.net_income_parent) filter (where v.role = 'prior_year_to_date')",
             'e.current_period'
         ) }} as ttm_net_income,
-        {{ growth_ratio('v.net_income_parent', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'") }}
-            as earnings_growth,
-        {{ growth_ratio('v.total_revenue', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'") }}
-            as sales_growth
+        {{ growth_ratio(
+            'v.net_income_parent', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'"
+        ) }} as earnings_growth,
+        {{ growth_ratio(
+            'v.total_revenue', 'v.period', 'year(e.newest_fiscal_year)', "v.role like 'fiscal_year_%'"
+        ) }} as sales_growth
     from income_events as e
     inner join income_values as v
         on e.ts_code = v.ts_code and e.known_date = v.known_date
