@@ -51,7 +51,8 @@ income_queries as (
     select
         ts_code,
         known_date,
-        unnest([  -- noqa: AL03 (unnests into the columns role and period)
+        -- the struct unnests into the columns role and period
+        unnest([  -- noqa: AL03
             { 'role': 'current', 'period': current_period },
             { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
             { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year },
@@ -67,7 +68,8 @@ cashflow_queries as (
     select
         ts_code,
         known_date,
-        unnest([  -- noqa: AL03 (unnests into the columns role and period)
+        -- the struct unnests into the columns role and period
+        unnest([  -- noqa: AL03
             { 'role': 'current', 'period': current_period },
             { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
             { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year }
