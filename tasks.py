@@ -143,9 +143,11 @@ def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True):
         stages = [
             ("full build: staging, prices, returns", [*build, "tag:foundation", "--full-refresh"], 60),
             ("full build: features", [*build, "tag:features", "--full-refresh"], 120),
+            ("full build: barra exposures", [*build, "tag:barra", "--full-refresh"], 240),
             ("land one day", [PY, "-m", "ops.landing", str(holding), str(paths.raw_dir)], None),
             ("incremental day: staging, prices, returns", [*build, "tag:foundation"], 5),
             ("incremental day: features", [*build, "tag:features"], 10),
+            ("incremental day: barra exposures", [*build, "tag:barra"], 15),
         ]
         if data_tests:
             stages.append(("data tests (all rows)", [invoke, "dbt-test"], None))
