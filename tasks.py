@@ -118,9 +118,10 @@ def docs(c, serve=False):
         "seed": "random seed",
         "keep": "keep the benchmark data directory afterwards",
         "data_tests": "also time every dbt data test on every row (several minutes at full size)",
+        "layers": "comma-separated layers to time, in build order: foundation, features, barra",
     }
 )
-def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True):
+def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True, layers="foundation,features,barra"):
     """Time each stage (generation, full build, one incremental day, data tests): wall and peak memory."""
     from ops.bench import Bench, format_table
     from ops.landing import hold_back_last_day
@@ -140,15 +141,14 @@ def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True):
         day = hold_back_last_day(paths.raw_dir, holding)
         print(f"[bench] held back {day} for the incremental day")
         build = [invoke, "build", "--no-tests", "--select"]
-        stages = [
-            ("full build: staging, prices, returns", [*build, "tag:foundation", "--full-refresh"], 60),
-            ("full build: features", [*build, "tag:features", "--full-refresh"], 120),
-            ("full build: barra exposures", [*build, "tag:barra", "--full-refresh"], 240),
-            ("land one day", [PY, "-m", "ops.landing", str(holding), str(paths.raw_dir)], None),
-            ("incremental day: staging, prices, returns", [*build, "tag:foundation"], 5),
-            ("incremental day: features", [*build, "tag:features"], 10),
-            ("incremental day: barra exposures", [*build, "tag:barra"], 15),
+        chosen = _bench_layers(layers)
+        full = [
+            (f"full build: {BENCH_LAYERS[x][0]}", [*build, f"tag:{x}", "--full-refresh"], BENCH_LAYERS[x][1])
+            for x in chosen
         ]
+        land = [("land one day", [PY, "-m", "ops.landing", str(holding), str(paths.raw_dir)], None)]
+        day = [(f"incremental day: {BENCH_LAYERS[x][0]}", [*build, f"tag:{x}"], BENCH_LAYERS[x][2]) for x in chosen]
+        stages = full + land + day
         if data_tests:
             stages.append(("data tests (all rows)", [invoke, "dbt-test"], None))
         for name, args, target in stages:
@@ -160,6 +160,26 @@ def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True):
         shutil.rmtree(paths.data_dir, ignore_errors=True)
     if bench.failed:
         sys.exit(1)
+
+
+# Layers the bench times: (label, full-build target s, incremental-day target s) from the issues.
+BENCH_LAYERS = {
+    "foundation": ("staging, prices, returns", 60, 5),
+    "features": ("features", 120, 10),
+    "barra": ("barra exposures", 240, 15),
+}
+
+
+def _bench_layers(layers: str) -> list[str]:
+    """The layers asked for, in build order; each needs the ones before it already built."""
+    asked = [x.strip() for x in layers.split(",") if x.strip()]
+    unknown = [x for x in asked if x not in BENCH_LAYERS]
+    if unknown:
+        raise SystemExit(f"unknown layer(s) {unknown}; choose from {list(BENCH_LAYERS)}")
+    order = list(BENCH_LAYERS)
+    if asked != order[: len(asked)]:
+        raise SystemExit(f"layers build on each other: give a prefix of {order}, got {asked}")
+    return asked
 
 
 @task
