@@ -14,6 +14,8 @@ SUMMARY_TABLES = [
     ("intermediate", "int_market__daily_return"),
     ("intermediate", "int_features__windows"),
     ("intermediate", "int_features__smoothed"),
+    ("intermediate", "int_barra__descriptors"),
+    ("marts", "fct_barra_exposures"),
 ]
 
 
@@ -52,6 +54,19 @@ def warehouse_summary(paths: Paths) -> str:
         lines.append(
             f"features:  marts.fct_daily_features on {last}: {n_stocks} stocks, mean RSI(14) {rsi:.1f}, "
             f"mean 20-day volatility {vol:.4f}"
+        )
+        last, n_stocks, n_estu, n_industries, no_industry = con.execute(
+            """
+            select trade_date, count(*), count(*) filter (where in_estu), count(distinct industry),
+                count(*) filter (where industry is null)
+            from marts.fct_barra_exposures
+            where trade_date = (select max(trade_date) from marts.fct_barra_exposures)
+            group by trade_date
+            """
+        ).fetchone()
+        lines.append(
+            f"barra:     marts.fct_barra_exposures on {last}: {n_stocks} stocks, {n_estu} in the estimation "
+            f"universe, {n_industries} industries, {no_industry} without an industry"
         )
     lines.append(f"docs:      invoke docs -> {PROJECT_ROOT / 'target' / 'static_index.html'}")
     return "\n".join(lines)
