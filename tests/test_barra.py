@@ -179,3 +179,25 @@ def test_planted_exposures_are_recovered(built_market, mart):
     print({k: round(v, 4) for k, v in correlations.items()})
     low = {s: round(c, 3) for s, c in correlations.items() if not c >= PLANTED_BOUNDS[s]}
     assert not low, f"mean correlation with the planted exposures below its bound: {low}"
+
+
+def test_c4_signs_follow_the_characteristics(built_market, mart):
+    """Spec C4: over the ESTU of each date, larger caps have larger Size, more turnover more
+    Liquidity and higher book-to-price a higher Book-to-Price exposure (rank correlations > 0.5;
+    about 1 for Size, a monotone function of the cap but for the ties the clip at 3 sigma makes)."""
+    with duckdb.connect(str(built_market.duckdb_path), read_only=True) as con:
+        raw = con.execute("select ts_code, trade_date, stom, btop from intermediate.int_barra__descriptors").df()
+    raw["trade_date"] = pd.to_datetime(raw["trade_date"])
+    both = mart[mart["in_estu"]].merge(raw, on=["ts_code", "trade_date"])
+    dates = 0
+    for _, rows in both.groupby("trade_date"):
+        if len(rows) < 10 or rows[["size", "liquidity", "book_to_price", "stom", "btop"]].isna().any().any():
+            continue
+        rank = rows.rank()
+        assert np.corrcoef(rank["total_mv"], rank["size"])[0, 1] > 0.99
+        assert np.corrcoef(rank["stom"], rank["liquidity"])[0, 1] > 0.5
+        assert np.corrcoef(rank["btop"], rank["book_to_price"])[0, 1] > 0.5
+        largest, smallest = rows.loc[rows["total_mv"].idxmax()], rows.loc[rows["total_mv"].idxmin()]
+        assert largest["size"] > 0 > smallest["size"]
+        dates += 1
+    assert dates > 500
