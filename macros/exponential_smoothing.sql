@@ -12,19 +12,18 @@
     moved 100x in 2B rows). Until a stock has two full blocks nothing is dropped and the result is
     the exact recursion, seeded as the reference seeds it.
 
-    The running sums are exact integers (the terms scaled by 2^53 and rounded); each block's
-    total is stored on the block's last row (state_<name>, null on the other rows). An incremental
-    run reads, per stock, the rows of its current block (recomputing their terms: the same
-    integers) and the last row of the block before (its stored total). Integer addition is exact,
-    so the values equal a full build's bit for bit while one block of history at most is read.
-
-    The running sums are exact_sum()s at a resolution of 2^-53 (1.1e-16) in 128-bit integers: |w|
-    may reach 1e22, far above a price of 1e6 times beta^-(B-1) < 1e14.
+    The running sums are exact integers: the terms scaled by 2^53 (a resolution of 1.1e-16) and
+    rounded, summed as 128-bit integers, so |w| may reach 1e22, far above a price of 1e6 times
+    beta^-(B-1) < 1e14. Each block's total is stored on the block's last row (state_<name>, null
+    on the other rows). An incremental run reads, per stock, the rows of its current block
+    (recomputing their terms: the same integers) and the last row of the block before (its stored
+    total). Integer addition is exact, so the values equal a full build's bit for bit while one
+    block of history at most is read.
 
     Usage, in three consecutive CTEs over rows with ts_code and stock_row_number:
-      sum(ema_term(u, beta, B)) over the block so far -> P   (a hugeint: the row's state)
-      P on each block's last row                      -> T   (the block's total)
-      ema_value(P, T of the previous block, beta, B)  -> E
+      sum(ema_carried_term(u, ...)) over the block so far -> P   (hugeint)
+      P on each block's last row                          -> T   (the block's total, stored)
+      ema_value(P, T of the previous block, beta, B)      -> E
 -#}
 
 

@@ -56,6 +56,14 @@
         on q.ts_code = v.ts_code and q.period = v.end_date and q.known_date >= v.known_date
 {%- endmacro %}
 
+{#- The periods a TTM needs, as (role, period) structs for an unnest: the current period, the
+    last fiscal year before it, and the prior year's same year-to-date. -#}
+{% macro ttm_periods(current_period) -%}
+    {'role': 'current', 'period': {{ current_period }}},
+    {'role': 'last_fiscal_year', 'period': make_date(year({{ current_period }}) - 1, 12, 31)},
+    {'role': 'prior_year_to_date', 'period': {{ current_period }} - interval 1 year}
+{%- endmacro %}
+
 {#- Trailing twelve months of a cumulative year-to-date flow: the period itself at a fiscal year
     end, else last fiscal year + this year-to-date - the prior year's same year-to-date; the
     year-to-date annualized when one of those is missing. -#}

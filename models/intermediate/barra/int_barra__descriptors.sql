@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['trade_date'],
-        on_schema_change='fail'
-    )
-}}
-
 -- The raw CNE5 descriptors per stock and day it traded (docs/cne5-choices.md), null where the
 -- inputs do not allow one. Ratios to market cap use total market cap at the close of D.
 

@@ -1,12 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['trade_date'],
-        on_schema_change='fail'
-    )
-}}
-
 -- Point-in-time fundamentals per stock and day it traded (docs/cne5-choices.md): on D, each
 -- statement's newest period known before D, every period at its newest version known before D.
 -- Amounts in CNY. Each statement table has its own current period.
@@ -53,9 +44,7 @@ income_queries as (
         known_date,
         -- the struct unnests into the columns role and period
         unnest([  -- noqa: AL03
-            { 'role': 'current', 'period': current_period },
-            { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
-            { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year },
+            {{ ttm_periods('current_period') }},
             {%- for i in range(5) %}
                 { 'role': 'fiscal_year_{{ i }}', 'period': make_date(year(newest_fiscal_year) - {{ i }}, 12, 31) }
                 {{- "," if not loop.last }}
@@ -69,11 +58,7 @@ cashflow_queries as (
         ts_code,
         known_date,
         -- the struct unnests into the columns role and period
-        unnest([  -- noqa: AL03
-            { 'role': 'current', 'period': current_period },
-            { 'role': 'last_fiscal_year', 'period': make_date(year(current_period) - 1, 12, 31) },
-            { 'role': 'prior_year_to_date', 'period': current_period - interval 1 year }
-        ], recursive := true)
+        unnest([{{ ttm_periods('current_period') }}], recursive := true)  -- noqa: AL03
     from cashflow_events
 ),
 
