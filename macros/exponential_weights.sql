@@ -1,44 +1,76 @@
-{#- Exponentially weighted window sums over market trading days, exact and set-based.
+{#- Window sums over market trading days from running totals, exact and in one pass.
 
-    S(t) = sum over days s in [a - T + 1, a] of lambda^(a - s) x_s, with a = t - lag the window's
-    newest day, T the window length, lambda = 0.5^(1 / half_life), and x_s = 0 on days the stock
-    has no row. Days are trading_day_index values; the window is a RANGE frame, so a day the stock
-    did not trade simply has no term.
+    The rows are a dense grid: every market day of each stock's range, plus `padding` days before
+    it, with no term on a day the stock did not trade; sorted by (ts_code, trading_day_index)
+    once. Each term is scaled to an integer (exact_term) and a running total P is kept over the
+    whole sorted grid by streaming windows (`over ()` without PARTITION/ORDER: DuckDB runs them in
+    input order, in one pass, with no segment tree). A window sum over days (a - T, a] is then
+    P(a) - P(a - T): integers, so exact, and the same bits in a full and an incremental build
+    whatever rows come before. The padding (at least the longest lag) keeps every lag of a real
+    row inside its own stock, where P is flat before the first term.
 
-    With o = a mod T and y_s = x_s lambda^(-(s mod T)) (each term scaled to its own block of T
-    days), every term of the window lies in a's block or the block before, and
-        S(t) = lambda^o (1 - lambda^T) C + lambda^(o + T) W
-    where W sums y over the whole window and C over the part of it in a's block (days a - o .. a).
-    W is a fixed frame, C a frame whose start follows o: both are exact_sum()s of the same
-    ordering, so the result is the same bit for bit whatever rows surround the window (a full and
-    an incremental build agree) and no power of lambda beyond lambda^-(T-1) appears (at most 64
-    for the descriptors' half-lives). -#}
+    Exponentially weighted sums S(a) = sum_{j < T} lambda^j x_(a-j), lambda = 0.5^(1 / h), use
+    blocks of T days: with o = a mod T and y_s = x_s lambda^(-(s mod T)) (each term scaled to its
+    own block), every term of the window lies in a's block or the one before, and
+        S(a) = lambda^o (1 - lambda^T) C + lambda^(o + T) W
+    where W = P(a) - P(a - T) sums y over the window and C = P(a) - P(a - o - 1) over the part in
+    a's block: P(a - o - 1) is the total at the latest block end before a's block. No power of
+    lambda beyond lambda^-(T-1) appears.
+
+    A running total that leaves the integer type fails the build (DuckDB checks the addition), so
+    the callers choose `bits` (resolution 2^-bits per term) with room to spare. -#}
 
 {% macro ew_lambda(half_life) -%}
     pow(0.5, 1.0 / {{ half_life }})
 {%- endmacro %}
 
-{% macro ew_sum(expression, half_life, window, lag=0, bits=100) -%}
-    {%- set lam = ew_lambda(half_life) -%}
-    {%- set offset = '((trading_day_index - ' ~ lag ~ ') % ' ~ window ~ ')' -%}
-    {%- set scaled = '(' ~ expression ~ ') * pow(' ~ lam ~ ', -(trading_day_index % ' ~ window ~ '))' -%}
+{#- Position of a day in its block of `block` days (0 .. block - 1, also for the padding's
+    negative indices). -#}
+{% macro block_offset(block) -%}
+    (((trading_day_index % {{ block }}) + {{ block }}) % {{ block }})
+{%- endmacro %}
+
+{#- lambda^-(position in block): scales a term to its block. -#}
+{% macro block_scale(half_life, block) -%}
+    pow({{ ew_lambda(half_life) }}, -{{ block_offset(block) }})
+{%- endmacro %}
+
+{#- The integer a term contributes: x * scale * 2^bits, rounded. Null stays null (no term). -#}
+{% macro exact_term(expression, bits, scale='1') -%}
+    cast(({{ expression }}) * {{ scale }} * {{ 2 ** bits }}.0 as hugeint)
+{%- endmacro %}
+
+{#- The running total of an exact term over the sorted grid (streaming). -#}
+{% macro running_total(term) -%}
+    sum(coalesce({{ term }}, 0)) over (rows between unbounded preceding and current row)
+{%- endmacro %}
+
+{#- The running total at the latest block end up to this row (streaming). DuckDB streams arg_max
+    over 64-bit values but not over hugeint (nor unsigned), so the total travels as two bigints:
+    its high 64 bits, and its low 64 bits shifted down by 2^63. -#}
+{% macro total_at_block_end(total, block) -%}
+    {%- set frame = 'filter (where ' ~ block_offset(block) ~ ' = ' ~ (block - 1) ~ ')'
+        ~ ' over (rows between unbounded preceding and current row)' -%}
+    (cast(arg_max(cast({{ total }} >> 64 as bigint), grid_row) {{ frame }} as hugeint) * 18446744073709551616
+        + arg_max(cast(({{ total }} & 18446744073709551615) - 9223372036854775808 as bigint), grid_row) {{ frame }}
+        + 9223372036854775808)
+{%- endmacro %}
+
+{#- An exact window sum scaled back to a double: the difference of two running totals. -#}
+{% macro total_difference(total, earlier, bits) -%}
+    (cast({{ total }} - {{ earlier }} as double) / {{ 2 ** bits }}.0)
+{%- endmacro %}
+
+{#- The exponentially weighted sum over the window of T = block days ending at this row, from the
+    running total, the total T days back and the total at the latest block end (see the header).
+    `near` = lambda^o (1 - lambda^T) and `far` = lambda^(o + T), computed once per row. -#}
+{% macro ew_window_sum(total, back, block_end, block, bits, near, far) -%}
+    {%- set whole = total_difference(total, back, bits) -%}
     (
-        pow({{ lam }}, {{ offset }}) * (1 - pow({{ lam }}, {{ window }}))
-        * coalesce({{ exact_sum(scaled, '(partition by ts_code order by trading_day_index range between ' ~ offset ~ ' + ' ~ lag ~ ' preceding and ' ~ lag ~ ' preceding)', bits) }}, 0)
-        + pow({{ lam }}, {{ offset }} + {{ window }})
-        * coalesce({{ exact_sum(scaled, '(partition by ts_code order by trading_day_index range between ' ~ (window - 1 + lag) ~ ' preceding and ' ~ lag ~ ' preceding)', bits) }}, 0)
-    )
-{%- endmacro %}
-
-{#- The plain exact sum of an expression over the last `days` market days (a RANGE frame). -#}
-{% macro day_window_sum(expression, days, lag=0, bits=60, integer_type='hugeint') -%}
-    {{ exact_sum(expression, '(partition by ts_code order by trading_day_index range between ' ~ (days - 1 + lag) ~ ' preceding and ' ~ lag ~ ' preceding)', bits, integer_type) }}
-{%- endmacro %}
-
-{#- The number of non-null values over the last `days` market days. -#}
-{% macro day_window_count(expression, days, lag=0) -%}
-    count({{ expression }}) over (
-        partition by ts_code order by trading_day_index
-        range between {{ days - 1 + lag }} preceding and {{ lag }} preceding
+        {{ near }} * (case
+            when {{ block_offset(block) }} = {{ block - 1 }} then {{ whole }}
+            else {{ total_difference(total, block_end, bits) }}
+        end)
+        + {{ far }} * {{ whole }}
     )
 {%- endmacro %}

@@ -8,7 +8,9 @@
 --   CMRA: sums of l over the last 1..var('barra_cmra_months') months of var('barra_month_days') days;
 --   STOM/STOQ/STOA: turnover sums over 1, 3 and 12 months.
 -- Weighted sums are unnormalized here; int_barra__descriptors turns them into descriptors.
--- An incremental run reads the days its longest window reaches back.
+-- Every sum is a difference of exact running totals over a dense, sorted grid of market days
+-- (streaming windows: one pass, no per-window segment trees). An incremental run reads the days
+-- its longest window reaches back.
 
 {% set beta_t = var('barra_beta_window') | int %}
 {% set beta_h = var('barra_beta_half_life') %}
@@ -21,6 +23,28 @@
 {% set months = var('barra_cmra_months') | int %}
 {% set reach = [beta_t, dastd_t, rstr_t + rstr_l, month * months] | max %}
 {% set newest_built = watermark_index_literal() %}
+{#- The decays: (key, half-life, window = block). -#}
+{% set decays = [('beta', beta_h, beta_t), ('dastd', dastd_h, dastd_t), ('rstr', rstr_h, rstr_t)] %}
+{#- Exponentially weighted sums: (name, expression, decay). 2^-80 resolution on terms scaled by at
+    most 2^(window / half-life) leaves 2^47 / 2^(window / half-life) for the grid's summed magnitude. -#}
+{% set ew_bits = 80 %}
+{% set weighted = [
+    ('beta_sw', 'pair', 'beta'),
+    ('beta_sx', 'pair_m', 'beta'),
+    ('beta_sy', 'pair_e', 'beta'),
+    ('beta_sxx', 'pair_m * pair_m', 'beta'),
+    ('beta_sxy', 'pair_m * pair_e', 'beta'),
+    ('beta_syy', 'pair_e * pair_e', 'beta'),
+    ('dastd_sw', 'present', 'dastd'),
+    ('dastd_sy', 'e', 'dastd'),
+    ('dastd_syy', 'e * e', 'dastd'),
+    ('rstr_unlagged', 'l', 'rstr'),
+] %}
+{% set block_of = {'beta': beta_t, 'dastd': dastd_t, 'rstr': rstr_t} %}
+{#- Plain sums: (name, expression, bits). Log returns at 2^-50, turnover at 2^-60. -#}
+{% set plain = [('log_return', 'l', 50), ('turnover', 'turnover', 60)] %}
+{#- Counts of non-null values: (name, expression, window). -#}
+{% set counted = [('pair', 'pair', beta_t), ('present', 'e', dastd_t), ('log_return', 'l', rstr_t)] %}
 
 with returns as (
     select
@@ -52,7 +76,6 @@ inputs as (
         r.ts_code,
         r.trade_date,
         r.trading_day_index,
-        r.trading_day_index > {{ newest_built if newest_built != 'null' else -1 }} as is_new,
         case when r.gap_trading_days = 1 then r.excess_return end as e,
         r.excess_log_return as l,
         case when r.gap_trading_days = 1 then m.market_excess_return end as m,
@@ -74,40 +97,189 @@ pairs as (
     from inputs
 ),
 
-windows as (
+-- Every market day of each stock's range read, and `reach` days before it (no terms there), so
+-- that each lag of a real row stays within its stock.
+stock_ranges as (
     select
+        ts_code,
+        min(trading_day_index) - {{ reach }} as first_index,
+        max(trading_day_index) as last_index
+    from returns
+    group by ts_code
+),
+
+grid as (
+    select
+        ts_code,
+        first_index,
+        unnest(range(first_index, last_index + 1)) as trading_day_index
+    from stock_ranges
+),
+
+gridded as (
+    select
+        g.ts_code,
+        g.trading_day_index,
+        g.first_index,
+        p.* exclude (ts_code, trading_day_index),  -- noqa: RF02
+        g.trading_day_index = g.first_index as is_stock_start
+    from grid as g
+    left join pairs as p
+        on g.ts_code = p.ts_code and g.trading_day_index = p.trading_day_index
+),
+
+terms as (
+    select
+        ts_code,
+        trading_day_index,
+        trade_date,
+        is_stock_start,
+        {%- for name, expression, key in weighted %}
+            {{ exact_term(expression, ew_bits, 'scale_' ~ key) }} as term_{{ name }},
+        {%- endfor %}
+        {%- for name, expression, bits in plain %}
+            {{ exact_term(expression, bits) }} as term_{{ name }},
+        {%- endfor %}
+        {%- for name, expression, _ in counted %}
+            {{ expression }} as counted_{{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            *,
+            {%- for key, half_life, block in decays %}
+                {{ block_scale(half_life, block) }} as scale_{{ key }}{{ "," if not loop.last }}
+            {%- endfor %}
+        from gridded
+    )
+    order by ts_code, trading_day_index
+),
+
+-- Pass 1 (streaming, in the grid's order): running totals.
+totals as (
+    select
+        *,
+        row_number() over () as grid_row,
+        {%- for name, _, _ in weighted %}
+            {{ running_total('term_' ~ name) }} as total_{{ name }},
+        {%- endfor %}
+        {%- for name, _, _ in plain %}
+            {{ running_total('term_' ~ name) }} as total_{{ name }},
+        {%- endfor %}
+        {%- for name, _, _ in counted %}
+            count(counted_{{ name }}) over (rows between unbounded preceding and current row) as total_count_{{ name }}
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    from terms
+),
+
+-- Pass 2 (streaming): the totals at block ends and some days back.
+anchors as (
+    select
+        *,
+        row_number() over () as anchor_row,
+        lag(ts_code) over () as previous_ts_code,
+        lag(trading_day_index) over () as previous_index,
+        {%- for name, _, key in weighted %}
+            {{ total_at_block_end('total_' ~ name, block_of[key]) }} as block_end_{{ name }},
+            lag(total_{{ name }}, {{ block_of[key] }}) over () as back_{{ name }},
+        {%- endfor %}
+        {%- for tau in range(1, months + 1) %}
+            lag(total_log_return, {{ month * tau }}) over () as back_{{ tau }}m_log_return,
+        {%- endfor %}
+        {%- for tau in [1, 3, 12] %}
+            lag(total_turnover, {{ month * tau }}) over () as back_{{ tau }}m_turnover,
+        {%- endfor %}
+        {%- for name, _, window in counted %}
+            lag(total_count_{{ name }}, {{ window }}) over () as back_count_{{ name }}
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    from totals
+),
+
+sums as (
+    select
+        ts_code,
+        trading_day_index,
+        trade_date,
+        {%- for name, _, key in weighted %}
+            {{ ew_window_sum('total_' ~ name, 'back_' ~ name, 'block_end_' ~ name, block_of[key], ew_bits,
+                'near_' ~ key, 'far_' ~ key) }} as {{ name }},
+        {%- endfor %}
+        {%- for name, _, _ in counted %}
+            total_count_{{ name }} - back_count_{{ name }} as count_{{ name }},
+        {%- endfor %}
+        {%- for tau in range(1, months + 1) %}
+            {{ total_difference('total_log_return', 'back_' ~ tau ~ 'm_log_return', 50) }}
+            as cumulative_log_return_{{ tau }}m,
+        {%- endfor %}
+        {%- for tau in [1, 3, 12] %}
+            {{ total_difference('total_turnover', 'back_' ~ tau ~ 'm_turnover', 60) }} as turnover_{{ tau }}m
+            {{- "," if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            *,
+            {%- for key, half_life, block in decays %}
+                pow({{ ew_lambda(half_life) }}, {{ block_offset(block) }})
+                * (1 - pow({{ ew_lambda(half_life) }}, {{ block }})) as near_{{ key }},
+                pow({{ ew_lambda(half_life) }}, {{ block_offset(block) }} + {{ block }}) as far_{{ key }}
+                {{- "," if not loop.last }}
+            {%- endfor %}
+        from anchors
+    )
+    -- The running totals are only right if both passes saw the grid in its sorted order.
+    where case
+        when
+            grid_row = anchor_row
+            and (
+                (ts_code = previous_ts_code and trading_day_index = previous_index + 1)
+                or (is_stock_start and (previous_ts_code is null or ts_code > previous_ts_code))
+            )
+            then true
+        else error('int_barra__return_windows: the grid reached the running totals out of order')
+    end
+),
+
+-- Pass 3 (streaming): RSTR's window ends var('barra_rstr_lag') days back.
+lagged as (
+    select
+        *,
+        lag(count_log_return, {{ rstr_l }}) over () as rstr_observations,
+        lag(rstr_unlagged, {{ rstr_l }}) over () as rstr_sum
+    from sums
+)
+
+select
     -- keys
     ts_code,
     trade_date,
     trading_day_index,
     -- BETA / HSIGMA: weighted moments over the days with both returns (weights unnormalized)
-    {{ day_window_count('pair', beta_t) }} as beta_observations,
-    {{ ew_sum('pair', beta_h, beta_t) }} as beta_sw,
-    {{ ew_sum('pair_m', beta_h, beta_t) }} as beta_sx,
-    {{ ew_sum('pair_e', beta_h, beta_t) }} as beta_sy,
-    {{ ew_sum('pair_m * pair_m', beta_h, beta_t) }} as beta_sxx,
-    {{ ew_sum('pair_m * pair_e', beta_h, beta_t) }} as beta_sxy,
-    {{ ew_sum('pair_e * pair_e', beta_h, beta_t) }} as beta_syy,
+    count_pair as beta_observations,
+    beta_sw,
+    beta_sx,
+    beta_sy,
+    beta_sxx,
+    beta_sxy,
+    beta_syy,
     -- DASTD: weighted moments of e
-    {{ day_window_count('e', dastd_t) }} as dastd_observations,
-    {{ ew_sum('present', dastd_h, dastd_t) }} as dastd_sw,
-    {{ ew_sum('e', dastd_h, dastd_t) }} as dastd_sy,
-    {{ ew_sum('e * e', dastd_h, dastd_t) }} as dastd_syy,
+    count_present as dastd_observations,
+    dastd_sw,
+    dastd_sy,
+    dastd_syy,
     -- RSTR: weighted sum of excess log returns, lagged
-    {{ day_window_count('l', rstr_t, rstr_l) }} as rstr_observations,
-    {{ ew_sum('l', rstr_h, rstr_t, rstr_l) }} as rstr_sum,
+    rstr_observations,
+    rstr_sum,
     -- CMRA: cumulative excess log returns over the last 1..12 months
     {%- for tau in range(1, months + 1) %}
-        {{ day_window_sum('l', month * tau, 0, 50, 'bigint') }} as cumulative_log_return_{{ tau }}m,
+        cumulative_log_return_{{ tau }}m,
     {%- endfor %}
     -- turnover (volume / float shares) summed over 1, 3 and 12 months
-    {{ day_window_sum('turnover', month) }} as turnover_1m,
-    {{ day_window_sum('turnover', 3 * month) }} as turnover_3m,
-    {{ day_window_sum('turnover', 12 * month) }} as turnover_12m,
-    is_new
-    from pairs
-)
-
-select * exclude (is_new)
-from windows
-where is_new
+    turnover_1m,
+    turnover_3m,
+    turnover_12m
+from lagged
+where trade_date is not null
+    {%- if newest_built != 'null' %}
+        and trading_day_index > {{ newest_built }}
+    {%- endif %}
