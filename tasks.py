@@ -118,10 +118,10 @@ def docs(c, serve=False):
         "seed": "random seed",
         "keep": "keep the benchmark data directory afterwards",
         "data_tests": "also time every dbt data test on every row (several minutes at full size)",
-        "layers": "comma-separated layers to time, in build order: foundation, features, barra",
+        "layers": "comma-separated layers to time, in build order: foundation, features, barra, risk",
     }
 )
-def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True, layers="foundation,features,barra"):
+def bench(c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True, layers="foundation,features,barra,risk"):
     """Time each stage (generation, full build, one incremental day, data tests): wall and peak memory."""
     from ops.bench import Bench, format_table
     from ops.landing import hold_back_last_day
@@ -167,6 +167,7 @@ BENCH_LAYERS = {
     "foundation": ("staging, prices, returns", 60, 5),
     "features": ("features", 120, 10),
     "barra": ("barra exposures", 240, 15),
+    "risk": ("risk model", 300, 15),
 }
 
 

@@ -119,7 +119,10 @@ def run_dbt(
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # A run that fails before executing anything writes no results: never report stale ones.
     (target / "run_results.json").unlink(missing_ok=True)
-    full_env = {**os.environ, **paths.env(), **(env or {}), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    # One BLAS thread: the risk models' per-date solves are small, and a multithreaded BLAS slows them
+    # 2-5x (docs/riskmodel.md); dates, not matrix products, are what could run in parallel.
+    blas = {"OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
+    full_env = {**os.environ, **paths.env(), **blas, **(env or {}), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     proc = subprocess.Popen(
         args, cwd=PROJECT_ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -16,6 +16,8 @@ SUMMARY_TABLES = [
     ("intermediate", "int_features__smoothed"),
     ("intermediate", "int_barra__descriptors"),
     ("marts", "fct_barra_exposures"),
+    ("marts", "fct_factor_returns"),
+    ("marts", "fct_specific_returns"),
 ]
 
 
@@ -68,5 +70,19 @@ def warehouse_summary(paths: Paths) -> str:
             f"barra:     marts.fct_barra_exposures on {last}: {n_stocks} stocks, {n_estu} in the estimation "
             f"universe, {n_industries} industries, {no_industry} without an industry"
         )
+        n_dates, r2, country_vol = con.execute(
+            """
+            select count(distinct trade_date), avg(r_squared),
+                stddev_samp(factor_return) filter (where factor = 'country') * sqrt(252)
+            from marts.fct_factor_returns
+            """
+        ).fetchone()
+        if n_dates:
+            lines.append(
+                f"risk:      marts.fct_factor_returns: {n_dates} daily regressions, mean R^2 {r2:.3f}, "
+                f"country factor annualized volatility {country_vol or float('nan'):.1%}"
+            )
+        else:
+            lines.append("risk:      marts.fct_factor_returns: no date has enough history for a regression yet")
     lines.append(f"docs:      invoke docs -> {PROJECT_ROOT / 'target' / 'static_index.html'}")
     return "\n".join(lines)
