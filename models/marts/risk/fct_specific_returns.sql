@@ -18,10 +18,10 @@ with factor_returns as (
 dated as (
     select
         trade_date,
-        max(factor_return) filter (where factor = 'country') as f_country,
         {%- for s in styles %}
-            max(factor_return) filter (where factor = '{{ s }}') as f_{{ s }}{{ "," if not loop.last }}
+            max(factor_return) filter (where factor = '{{ s }}') as f_{{ s }},
         {%- endfor %}
+        max(factor_return) filter (where factor = 'country') as f_country
     from factor_returns
     group by trade_date
 ),
