@@ -9,7 +9,8 @@ Economics per stock: annual sales grow at the planted rate ``growth`` (decaying 
 from the reference year, plus noise), quarterly sales follow a seasonal pattern, attributable net income is
 sales times a noisy planted margin (losses happen), operating cash flow is net income plus depreciation plus
 accrual noise, book equity accumulates retained earnings (minus planned cash dividends, plus IPO proceeds),
-total assets are total equity times the planted leverage multiple and liabilities split into current and
+liabilities are total equity times (planted leverage multiple - 1) times a small noise, so total assets are about
+total equity times the multiple and never below it, and liabilities (never negative) split into current and
 non-current (long-term borrowings and bonds inside the non-current part).
 
 Timing: periods exist from ``start year - 6`` (or three fiscal years before an IPO); announcement dates follow
@@ -168,8 +169,10 @@ def generate_statements(rng: np.random.Generator, uni: Universe, open_days: np.n
     eq = be + pe
     minority = minority_share[:, None] * be
     te = eq + minority
-    ta = te * uni.leverage[:, None] * np.exp(rng.normal(0.0, 0.03, size=(n, k_all)))
-    liab = ta - te
+    # the noise moves the liabilities, not the assets: assets = equity x leverage x noise would give negative
+    # liabilities whenever the noise pulls a multiple near 1 (the planted floor is 1.05) below 1
+    liab = te * (uni.leverage - 1.0)[:, None] * np.exp(rng.normal(0.0, 0.03, size=(n, k_all)))
+    ta = te + liab
     cur_share = rng.uniform(0.45, 0.9, size=n)[:, None]
     cur = liab * cur_share
     ncl = liab - cur
