@@ -2,7 +2,8 @@
 -- the stock's own trading rows, 1-based):
 --   atr_14   Wilder's ATR: true range from row 2; row 15 = mean of rows 2..15; then (13 E + TR) / 14
 --   rsi_14   Wilder's RSI: average gain and loss of the 14 changes of rows 2..15, then (13 E + x) / 14;
---            100 G / (G + L), 0 when G + L is below 1e-8 (TA-Lib's zero test)
+--            100 x (G / (G + L)), 0 when G + L is below 1e-8 (TA-Lib's zero test): exactly 100 for a
+--            stock that only rises, exactly 0 for one that only falls
 --   ema_12, ema_26, macd_line: MACD's two EMAs (k = 2 / (n + 1)), both seeded on row 26 as TA-Lib's
 --            MACD does: the slow one with the mean of rows 1..26, the fast one with rows 15..26
 -- The averages are block sums (macros/exponential_smoothing.sql) with B = var('ema_block_rows')
@@ -210,7 +211,9 @@ select
     case
         when stock_row_number < 15 then null
         when abs(average_gain + average_loss) < 1e-8 then 0.0
-        else 100.0 * average_gain / (average_gain + average_loss)
+        -- the ratio first: G / (G + L) <= 1 exactly for L >= 0 (= 1 when L = 0), whereas (100 G) / G
+        -- rounds to 100 +- 1 ulp; the averages are sums of non-negative terms, never below 0
+        else 100.0 * (average_gain / (average_gain + average_loss))
     end as rsi_14,
     -- MACD's moving averages of close, CNY (back-adjusted)
     case when stock_row_number >= 26 then ema_fast end as ema_12,
