@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from riskmodel.daily import STYLES
 from tests.reference.cne5_reference import descriptors, exposures, load_market
 
 pytestmark = pytest.mark.dbt
@@ -22,10 +23,6 @@ pytestmark = pytest.mark.dbt
 DESCRIPTORS = (
     "lncap", "beta", "hsigma", "rstr", "dastd", "cmra", "stom", "stoq", "stoa",
     "etop", "cetop", "btop", "mlev", "dtoa", "blev", "egro", "sgro",
-)  # fmt: skip
-STYLES = (
-    "size", "beta", "momentum", "volatility", "non_linear_size",
-    "book_to_price", "liquidity", "earnings_yield", "growth", "leverage",
 )  # fmt: skip
 RELATIVE_TOLERANCE = 1e-10  # spec P1
 IDENTITY_TOLERANCE = 1e-10  # spec C1, C2

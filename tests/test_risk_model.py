@@ -11,6 +11,7 @@ import pytest
 
 from ingest.demo import generate_demo_market
 from ops.build import build
+from riskmodel.daily import STYLES
 from tests.conftest import market_paths
 
 pytestmark = pytest.mark.dbt
@@ -18,10 +19,6 @@ pytestmark = pytest.mark.dbt
 # Enough stocks per industry (about 10) for the industry returns to mean something; long enough for
 # BETA's 63 observations and a year of regressions after them.
 STOCKS, DAYS, SEED = 320, 420, 21
-STYLES = [
-    "size", "beta", "momentum", "volatility", "non_linear_size",
-    "book_to_price", "liquidity", "earnings_yield", "growth", "leverage",
-]  # fmt: skip
 
 # Lower bounds of the time-series correlation between estimated and planted factor returns (measured at
 # seed 21: country 0.993, styles 0.77-0.95 with mean 0.83, industries mean 0.62). An industry of ~10 stocks
@@ -64,7 +61,7 @@ def correlations(risk_market) -> pd.Series:
 
 def test_country_and_styles_track_the_planted_factor_returns(correlations):
     assert correlations["country"] >= COUNTRY_MIN
-    styles = correlations[STYLES]
+    styles = correlations[list(STYLES)]
     assert styles.min() >= STYLE_MIN, styles.sort_values().head(3)
     assert styles.mean() >= STYLE_MEAN_MIN
 

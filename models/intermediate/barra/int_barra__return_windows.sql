@@ -40,9 +40,11 @@
     ('dastd_syy', 'e * e', 'dastd'),
     ('rstr_unlagged', 'l', 'rstr'),
 ] %}
-{% set block_of = {'beta': beta_t, 'dastd': dastd_t, 'rstr': rstr_t} %}
+{% set block_of = {} %}
+{% for key, _, block in decays %}{% do block_of.update({key: block}) %}{% endfor %}
 {#- Plain sums: (name, expression, bits). Log returns at 2^-50, turnover at 2^-60. -#}
-{% set plain = [('log_return', 'l', 50), ('turnover', 'turnover', 60)] %}
+{% set log_return_bits, turnover_bits = 50, 60 %}
+{% set plain = [('log_return', 'l', log_return_bits), ('turnover', 'turnover', turnover_bits)] %}
 {#- Counts of non-null values: (name, expression, window). -#}
 {% set counted = [('pair', 'pair', beta_t), ('present', 'e', dastd_t), ('log_return', 'l', rstr_t)] %}
 
@@ -209,11 +211,11 @@ sums as (
             total_count_{{ name }} - back_count_{{ name }} as count_{{ name }},
         {%- endfor %}
         {%- for tau in range(1, months + 1) %}
-            {{ total_difference('total_log_return', 'back_' ~ tau ~ 'm_log_return', 50) }}
+            {{ total_difference('total_log_return', 'back_' ~ tau ~ 'm_log_return', log_return_bits) }}
             as cumulative_log_return_{{ tau }}m,
         {%- endfor %}
         {%- for tau in [1, 3, 12] %}
-            {{ total_difference('total_turnover', 'back_' ~ tau ~ 'm_turnover', 60) }} as turnover_{{ tau }}m
+            {{ total_difference('total_turnover', 'back_' ~ tau ~ 'm_turnover', turnover_bits) }} as turnover_{{ tau }}m
             {{- "," if not loop.last }}
         {%- endfor %}
     from (
