@@ -36,6 +36,10 @@ class Paths:
         return self.raw_dir / "demo_truth"
 
     @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
 
