@@ -100,3 +100,23 @@ def apply_factor_vra(covariance: FloatArray, multiplier: float) -> FloatArray:
 def apply_specific_vra(volatility: FloatArray, multiplier: float) -> FloatArray:
     """``λ σ`` (U4 eq. 5.12)."""
     return volatility * multiplier
+
+
+def grouped_bias(
+    groups: NDArray[np.integer], n_groups: int, returns: FloatArray, forecasts: FloatArray, weights: FloatArray
+) -> FloatArray:
+    """``cross_sectional_bias`` on long rows: B (n_groups,) of the rows of each group (a date), each row a
+    return with the forecast made the date before and its weight. Same rules: rows without a finite ratio,
+    a positive forecast or a finite weight are left out; a group without rows is NaN. Sums run in row order.
+    """
+    returns = np.asarray(returns, dtype=np.float64)
+    forecasts = np.asarray(forecasts, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        standardized = returns / forecasts
+        present = np.isfinite(standardized) & np.isfinite(weights) & (forecasts > 0)
+    w = np.where(present, weights, 0.0)
+    total = np.bincount(groups, w, n_groups)
+    squares = np.bincount(groups, w * np.where(present, standardized, 0.0) ** 2, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.sqrt(squares / total), np.nan)
