@@ -70,7 +70,7 @@ def model(dbt, session):
     for first, last in zip(starts, [*starts[1:], len(keys)], strict=True):
         part = slice(first, last)
         rows += _windows(
-            np.asarray(data["trade_date"])[part],
+            np.asarray(data["trade_date"]).astype("datetime64[D]")[part],
             np.asarray(data["b"], dtype=float)[part],
             np.asarray(data["b_no_vra"], dtype=float)[part],
             str(data["portfolio_class"][first]),
@@ -79,4 +79,4 @@ def model(dbt, session):
     if not rows:
         return SCHEMA.empty_table()
     columns = list(zip(*rows, strict=True))
-    return pa.table({field.name: list(values) for field, values in zip(SCHEMA, columns, strict=True)}, schema=SCHEMA)
+    return pa.table({f.name: np.asarray(values) for f, values in zip(SCHEMA, columns, strict=True)}, schema=SCHEMA)

@@ -180,4 +180,4 @@ def model(dbt, session):
     if not rows:
         return SCHEMA.empty_table()
     columns = list(zip(*rows, strict=True))
-    return pa.table({field.name: list(values) for field, values in zip(SCHEMA, columns, strict=True)}, schema=SCHEMA)
+    return pa.table({f.name: np.asarray(values) for f, values in zip(SCHEMA, columns, strict=True)}, schema=SCHEMA)
