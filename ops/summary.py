@@ -84,5 +84,35 @@ def warehouse_summary(paths: Paths) -> str:
             )
         else:
             lines.append("risk:      marts.fct_factor_returns: no date has enough history for a regression yet")
+        lines.append(_forecast_line(con))
     lines.append(f"docs:      invoke docs -> {PROJECT_ROOT / 'target' / 'static_index.html'}")
     return "\n".join(lines)
+
+
+def _forecast_line(con) -> str:
+    """The newest published forecast (covariance and specific risk, annualized here for reading) and the
+    mean rolling bias statistic of each portfolio class."""
+    last, country_vol = con.execute(
+        """
+        select trade_date, sqrt(value * 252)
+        from marts.fct_factor_covariance
+        where factor_1 = 'country' and factor_2 = 'country'
+        order by trade_date desc limit 1
+        """
+    ).fetchone() or (None, None)
+    if last is None:
+        return "risk:      marts.fct_factor_covariance: no forecast yet (the model needs about 220 trading days)"
+    n_stocks, median_specific = con.execute(
+        """
+        select count(*), median(specific_risk_annualized) from marts.fct_specific_risk
+        where trade_date = (select max(trade_date) from marts.fct_specific_risk)
+        """
+    ).fetchone()
+    bias = con.execute(
+        "select portfolio_class, avg(bias_statistic) from marts.fct_risk_bias_statistics group by 1 order by 1"
+    ).fetchall()
+    bias_text = ", ".join(f"{kind} {value:.2f}" for kind, value in bias) or "not enough history for a window"
+    return (
+        f"risk:      forecast of {last}: country volatility {country_vol:.1%} annualized, {n_stocks or 0} "
+        f"specific risks (median {median_specific or float('nan'):.1%} annualized); mean rolling bias: {bias_text}"
+    )
