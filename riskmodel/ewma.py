@@ -73,7 +73,13 @@ def serial_correction(gammas: FloatArray, *, cross: bool) -> FloatArray:
     lags = gammas.shape[0] - 1
     if lags == 0:
         return np.zeros_like(gammas[0])
-    weighted = np.tensordot(bartlett_weights(lags), gammas[1:], axes=1)
+    # elementwise, lag by lag: a BLAS contraction (tensordot) rounds a column differently depending on its
+    # position in the array and the array's width, and the warehouse needs the same bits for a stock
+    # whichever other stocks a build loads
+    weights = bartlett_weights(lags)
+    weighted = weights[0] * gammas[1]
+    for weight, gamma in zip(weights[1:], gammas[2:], strict=True):
+        weighted = weighted + weight * gamma
     return weighted + weighted.T if cross else 2.0 * weighted
 
 

@@ -143,7 +143,8 @@ def blending_coefficient(residuals: FloatArray, window: int = 180) -> FloatArray
         n_kept = np.count_nonzero(kept, axis=0) - np.where(bound >= 0, ordered.shape[0] - count, 0)
         values = ordered * kept
         mean = values.sum(axis=0) / n_kept
-        sigma_eq = np.sqrt(np.maximum(np.einsum("ij,ij->j", values, values) / n_kept - mean * mean, 0.0))
+        # an axis-0 sum adds row by row: a column's bits do not depend on the other columns (einsum's may)
+        sigma_eq = np.sqrt(np.maximum((values * values).sum(axis=0) / n_kept - mean * mean, 0.0))
         tails = np.clip(np.exp(1.0 - np.abs(sigma_eq / robust - 1.0)), 0.0, 1.0)
     history = np.clip((count - GAMMA_MIN_OBSERVATIONS) / GAMMA_RAMP, 0.0, 1.0)
     return history * np.where(np.isfinite(tails), tails, 0.0)

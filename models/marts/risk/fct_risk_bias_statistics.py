@@ -64,9 +64,11 @@ def model(dbt, session):
         order by portfolio_class, portfolio, trade_date
     """
     data = session.execute(query).fetchnumpy()
+    if len(data["portfolio"]) == 0:
+        return SCHEMA.empty_table()
     keys = np.char.add(np.asarray(data["portfolio_class"], dtype=str), "/" + np.asarray(data["portfolio"], dtype=str))
     rows: list[tuple] = []
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=int)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     for first, last in zip(starts, [*starts[1:], len(keys)], strict=True):
         part = slice(first, last)
         rows += _windows(
