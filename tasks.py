@@ -201,3 +201,57 @@ def _exit_on_failure(action) -> None:
     except (RawContractError, DbtFailed, BuildScopeError) as exc:
         print(f"\nBUILD FAILED\n{exc}", file=sys.stderr)
         sys.exit(1)
+
+
+# ---------------------------------------------------------------- publication (exporters/, docs/exports.md)
+
+
+def _export_progress(message: str) -> None:
+    print(f"[export] {message}", flush=True)
+
+
+@task(help={"full": "rewrite every date (default: only the dates not yet published)"})
+def export_barra(c, full=False):
+    """Gate, then publish by_date exposures and descriptors, the risk JSON and specific risks ($FW_DATA_DIR/exports)."""
+    from exporters.publish import export_barra as run_export
+
+    _exit_on_export_failure(lambda: run_export(Paths.from_env(), full=full, progress=_export_progress))
+
+
+@task(help={"full": "rewrite every date (default: append the dates after the published calendar)"})
+def export_qlib(c, full=False):
+    """Gate, then publish the Qlib provider directory ($FW_DATA_DIR/exports/qlib) with exporters.qlib."""
+    from exporters.publish import export_qlib as run_export
+
+    _exit_on_export_failure(lambda: run_export(Paths.from_env(), full=full, progress=_export_progress))
+
+
+@task(help={"full": "rewrite every date of every publication"})
+def export(c, full=False):
+    """Every publication, gated: a failing gate anywhere publishes nothing."""
+    from exporters.publish import export_all
+
+    _exit_on_export_failure(lambda: export_all(Paths.from_env(), full=full, progress=_export_progress))
+
+
+@task(help={"full": "judge what a full export would publish (default: what the next export would add)"})
+def validate(c, full=False):
+    """Run every publication gate; write the reports to $FW_DATA_DIR/runs/<run id>; publish nothing."""
+    from exporters.publish import validate as run_validate
+
+    _exit_on_export_failure(lambda: run_validate(Paths.from_env(), full=full, progress=_export_progress))
+
+
+def _exit_on_export_failure(action) -> None:
+    from exporters.gates import GateFailed
+    from exporters.publish import ExportError
+
+    try:
+        run = action()
+    except GateFailed as exc:
+        print(f"\nPUBLICATION FAILED: gate '{exc.gate}', expectation(s) {', '.join(exc.rules)}\n{exc}", file=sys.stderr)
+        sys.exit(1)
+    except ExportError as exc:
+        print(f"\nEXPORT FAILED\n{exc}", file=sys.stderr)
+        sys.exit(1)
+    print(run.summary())
