@@ -80,6 +80,8 @@ def _one_date(ts, gamma, exposures, weights, caps, params: RiskModelParams) -> d
     (NaN) when too few stocks have gamma = 1 to fit it."""
     try:
         structural = structural_volatility(ts, exposures, weights, gamma, params.specific.e0).volatility
+    except np.linalg.LinAlgError:
+        raise  # a numerical failure is an error, not a thin history
     except ValueError:
         structural = np.full(len(ts), np.nan)
     blended = blend_volatility(ts, structural, gamma)
