@@ -16,6 +16,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from riskmodel.daily import STYLES
+
 from .qlib_layout import QlibExportError, check_field_name
 
 MARTS_SCHEMA = "marts"
@@ -23,18 +25,7 @@ KEY_COLUMNS = ("ts_code", "trade_date")
 # Columns of fct_daily_features that are bookkeeping, not fields: the stock's row ordinal.
 NOT_FIELDS = ("stock_row_number",)
 # The ten CNE5 styles of fct_barra_exposures (ARCHITECTURE.md "Contracts"), exported as $size, $beta, ...
-STYLE_FIELDS = (
-    "size",
-    "beta",
-    "momentum",
-    "volatility",
-    "non_linear_size",
-    "book_to_price",
-    "liquidity",
-    "earnings_yield",
-    "growth",
-    "leverage",
-)
+STYLE_FIELDS = STYLES
 EPOCH = np.datetime64("1970-01-01", "D")
 DEFAULT_MEMORY_LIMIT = "6GB"  # profiles.yml's default for dbt
 

@@ -5,9 +5,13 @@ builds, NULL <-> NaN. No user value enters a query string: the only interpolated
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
+
+EPOCH = datetime.date(1900, 1, 1)  # before any trade date: everything is new
 
 
 def relation_sql(relation) -> str:
@@ -32,10 +36,18 @@ def dates_after(session, dates_sql: str, newest) -> list:
     return [row[0] for row in rows]
 
 
-def day_index_of(session, calendar_sql: str) -> dict:
-    """trade_date -> trading_day_index of the warehouse calendar."""
-    rows = session.execute(f"select trade_date, trading_day_index from {calendar_sql} as c").fetchall()
-    return dict(rows)
+def new_trading_days(session, dates_sql: str, calendar_sql: str, newest) -> NDArray[np.int64]:
+    """The trading-day indices of the distinct trade_date values of ``dates_sql`` after ``newest`` (all of
+    them when None), ascending."""
+    query = f"""
+        select distinct c.trading_day_index
+        from {dates_sql} as d
+        inner join {calendar_sql} as c on d.trade_date = c.trade_date
+        where c.trade_date > ?
+        order by 1
+    """
+    rows = session.execute(query, [newest or EPOCH]).fetchall()
+    return np.array([row[0] for row in rows], dtype=np.int64)
 
 
 def as_float(column) -> NDArray[np.float64]:

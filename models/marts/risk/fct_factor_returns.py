@@ -15,26 +15,18 @@ import numpy as np
 import pyarrow as pa
 
 from riskmodel.daily import STYLES, factor_names, regress_by_date
+from riskmodel.dbt_io import (
+    as_float,
+    dates_after,
+    factor_industries,
+    industry_codes,
+    newest_built,
+    nullable,
+    relation_sql,
+)
 
 # Dates per query: bounds the memory of a full build (a 5,000-stock year is about 100 MB of inputs).
 CHUNK_DATES = 250
-
-
-def _relation_sql(relation) -> str:
-    """A dbt ref as a subquery (DuckDB renders our own relation's SQL; no user value enters it)."""
-    return f"({relation.sql_query()})"
-
-
-def _new_dates(session, returns_sql: str, this, is_incremental: bool) -> list:
-    newest = None
-    if is_incremental:
-        newest = session.execute(f"select max(trade_date) from {this}").fetchone()[0]
-    query = f"select distinct trade_date from {returns_sql} where gap_trading_days = 1"
-    if newest is None:
-        rows = session.execute(query + " order by trade_date").fetchall()
-    else:
-        rows = session.execute(query + " and trade_date > ? order by trade_date", [newest]).fetchall()
-    return [row[0] for row in rows]
 
 
 def _cross_sections(session, returns_sql: str, exposures_sql: str, first, last) -> dict:
@@ -52,20 +44,6 @@ def _cross_sections(session, returns_sql: str, exposures_sql: str, first, last) 
     return session.execute(query, [first, last]).fetchnumpy()
 
 
-def _industry_codes(values, industries: list[str]) -> np.ndarray:
-    index = {name: i for i, name in enumerate(industries)}
-    return np.array([index.get(v, -1) if isinstance(v, str) else -1 for v in values], dtype=np.int64)
-
-
-def _as_float(column) -> np.ndarray:
-    return np.ma.filled(np.ma.asarray(column, dtype=float), np.nan)
-
-
-def _nullable(values: np.ndarray) -> pa.Array:
-    """NaN (an industry without a stock on the date) becomes NULL in the table."""
-    return pa.array(values, mask=np.isnan(values), type=pa.float64())
-
-
 def _long_rows(regressions, names: list[str]) -> dict:
     n_dates, k = regressions.factor_returns.shape
     kinds = ["country"] + ["industry"] * (k - 1 - len(STYLES)) + ["style"] * len(STYLES)
@@ -73,9 +51,9 @@ def _long_rows(regressions, names: list[str]) -> dict:
         "trade_date": np.repeat(regressions.dates, k),
         "factor": np.tile(np.asarray(names, dtype=object), n_dates),
         "factor_type": np.tile(np.asarray(kinds, dtype=object), n_dates),
-        "factor_return": _nullable(regressions.factor_returns.ravel()),
-        "standard_error": _nullable(regressions.standard_errors.ravel()),
-        "t_stat": _nullable(regressions.t_stats.ravel()),
+        "factor_return": nullable(regressions.factor_returns.ravel()),
+        "standard_error": nullable(regressions.standard_errors.ravel()),
+        "t_stat": nullable(regressions.t_stats.ravel()),
         "r_squared": np.repeat(regressions.r_squared, k),
         "n_stocks": np.repeat(regressions.n_stocks, k),
     }
@@ -102,14 +80,13 @@ def model(dbt, session):
         unique_key=["trade_date"],
         on_schema_change="fail",
     )
-    returns_sql = _relation_sql(dbt.ref("int_returns__daily"))
-    exposures_sql = _relation_sql(dbt.ref("fct_barra_exposures"))
-    seed_sql = _relation_sql(dbt.ref("industry_factor_map"))
-    query = f"select distinct factor_industry from {seed_sql} order by 1"
-    industries = [row[0] for row in session.execute(query).fetchall()]
+    returns_sql = relation_sql(dbt.ref("int_returns__daily"))
+    exposures_sql = relation_sql(dbt.ref("fct_barra_exposures"))
+    industries = factor_industries(session, relation_sql(dbt.ref("industry_factor_map")))
     names = factor_names(industries)
 
-    dates = _new_dates(session, returns_sql, dbt.this, dbt.is_incremental)
+    one_day_returns = f"(select trade_date from {returns_sql} as r where gap_trading_days = 1)"
+    dates = dates_after(session, one_day_returns, newest_built(session, dbt.this, dbt.is_incremental))
     parts = []
     for start in range(0, len(dates), CHUNK_DATES):
         chunk = dates[start : start + CHUNK_DATES]
@@ -118,11 +95,11 @@ def model(dbt, session):
             continue
         regressions = regress_by_date(
             np.asarray(data["trade_date"]),
-            _industry_codes(data["industry"], industries),
-            np.column_stack([_as_float(data[s]) for s in STYLES]),
-            _as_float(data["excess_return"]),
-            _as_float(data["regression_weight"]),
-            _as_float(data["total_mv"]),
+            industry_codes(data["industry"], industries),
+            np.column_stack([as_float(data[s]) for s in STYLES]),
+            as_float(data["excess_return"]),
+            as_float(data["regression_weight"]),
+            as_float(data["total_mv"]),
             np.ma.filled(np.ma.asarray(data["in_estu"], dtype=bool), False),
             len(industries),
         )

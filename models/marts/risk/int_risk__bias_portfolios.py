@@ -23,19 +23,16 @@ from the eigen-adjusted covariance and the shrunk specific volatilities before t
 
 from __future__ import annotations
 
-import datetime
-
 import numpy as np
 import pyarrow as pa
 
 from riskmodel.daily import STYLES, factor_names
-from riskmodel.dbt_io import as_float, factor_industries, industry_codes, newest_built, relation_sql
+from riskmodel.dbt_io import EPOCH, as_float, factor_industries, industry_codes, newest_built, relation_sql
 from riskmodel.portfolios import min_variance_weights, portfolio_variance, random_weights
 from riskmodel.regression import design_matrix
 
 RANDOM_PORTFOLIOS, RANDOM_SIZE, RANDOM_SEED = 20, 50, 20260701
 CHUNK_DATES = 250
-EPOCH = datetime.date(1900, 1, 1)  # before any trade date: a full build
 
 SCHEMA = pa.schema(
     [

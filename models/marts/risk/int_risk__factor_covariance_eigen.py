@@ -18,10 +18,9 @@ import pyarrow as pa
 from riskmodel.chunked import chunk_days, chunk_starts, eigen_covariance_chunk, warm_up_start
 from riskmodel.daily import factor_names
 from riskmodel.dbt_io import (
-    dates_after,
-    day_index_of,
     factor_industries,
     factor_return_matrix,
+    new_trading_days,
     newest_built,
     relation_sql,
 )
@@ -61,11 +60,10 @@ def model(dbt, session):
     calendar_sql = relation_sql(dbt.ref("dim_trading_calendar"))
     names = factor_names(factor_industries(session, relation_sql(dbt.ref("industry_factor_map"))))
 
-    new_dates = dates_after(session, returns_sql, newest_built(session, dbt.this, dbt.is_incremental))
-    if not new_dates:
+    newest = newest_built(session, dbt.this, dbt.is_incremental)
+    new_days = new_trading_days(session, returns_sql, calendar_sql, newest)
+    if len(new_days) == 0:
         return SCHEMA.empty_table()
-    index = day_index_of(session, calendar_sql)
-    new_days = np.array([index[d] for d in new_dates], dtype=np.int64)
     chunk = chunk_days(params)
     units = unit_covariances_for(params, len(names))
     parts = []

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from riskmodel.chunked import chunk_days, chunk_starts, multipliers
-from riskmodel.dbt_io import as_float, dates_after, day_index_of, newest_built, nullable, relation_sql
+from riskmodel.dbt_io import as_float, new_trading_days, newest_built, nullable, relation_sql
 from riskmodel.params import PRESETS
 from riskmodel.regime import grouped_bias
 
@@ -66,11 +66,10 @@ def model(dbt, session):
         "exposures": relation_sql(dbt.ref("fct_barra_exposures")),
         "calendar": relation_sql(dbt.ref("dim_trading_calendar")),
     }
-    new_dates = dates_after(session, sqls["volatility"], newest_built(session, dbt.this, dbt.is_incremental))
-    if not new_dates:
+    newest = newest_built(session, dbt.this, dbt.is_incremental)
+    new_days = new_trading_days(session, sqls["volatility"], sqls["calendar"], newest)
+    if len(new_days) == 0:
         return SCHEMA.empty_table()
-    index = day_index_of(session, sqls["calendar"])
-    new_days = np.array([index[d] for d in new_dates], dtype=np.int64)
     chunk = chunk_days(params)
     parts = []
     for first_day in chunk_starts(new_days, chunk):

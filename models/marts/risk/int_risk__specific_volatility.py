@@ -23,10 +23,9 @@ from riskmodel.chunked import blending_at, chunk_days, chunk_starts, time_series
 from riskmodel.daily import STYLES
 from riskmodel.dbt_io import (
     as_float,
-    dates_after,
-    day_index_of,
     factor_industries,
     industry_codes,
+    new_trading_days,
     newest_built,
     nullable,
     relation_sql,
@@ -97,13 +96,10 @@ def model(dbt, session):
     calendar_sql = relation_sql(dbt.ref("dim_trading_calendar"))
     industries = factor_industries(session, relation_sql(dbt.ref("industry_factor_map")))
 
-    new_dates = dates_after(
-        session, relation_sql(dbt.ref("fct_factor_returns")), newest_built(session, dbt.this, dbt.is_incremental)
-    )
-    if not new_dates:
+    newest = newest_built(session, dbt.this, dbt.is_incremental)
+    new_days = new_trading_days(session, relation_sql(dbt.ref("fct_factor_returns")), calendar_sql, newest)
+    if len(new_days) == 0:
         return SCHEMA.empty_table()
-    index = day_index_of(session, calendar_sql)
-    new_days = np.array([index[d] for d in new_dates], dtype=np.int64)
     chunk = chunk_days(params)
     spec = params.specific
     parts = []
