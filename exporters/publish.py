@@ -676,13 +676,7 @@ def export_all(paths: Paths, *, full: bool = False, progress: Progress | None = 
     run = start_run(paths, "export", {"full": full}, progress)
     with recorded(run, "published"):
         with open_warehouse(paths.duckdb_path) as con:
-            check_schemas(run, con, ["foundation", "exposures", "risk"])
-            barra_plan, risk_plan = plan_barra(con, paths.exports_dir, full), plan_risk(con, paths.exports_dir, full)
-            _note_plans(run, barra_plan, risk_plan)
-            qlib_dates = _qlib_new_dates(con, paths.exports_dir / QLIB_DIR, full)
-            gate_foundation(run, con, _foundation_dates(barra_plan.dates, risk_plan.dated, qlib_dates))
-            gate_barra(run, con, barra_plan)
-            gate_risk(run, con, risk_plan)
+            barra_plan, risk_plan = _plan_and_gate(run, con, paths, full)
         # The Qlib exporter opens the warehouse itself; ours is closed meanwhile and must come back unchanged.
         before = _fingerprint(paths.duckdb_path)
         _run_qlib(run, paths, full)
@@ -698,15 +692,21 @@ def validate(paths: Paths, *, full: bool = False, progress: Progress | None = No
     run = start_run(paths, "validate", {"full": full}, progress)
     with recorded(run, "validated"):
         with open_warehouse(paths.duckdb_path) as con:
-            check_schemas(run, con, ["foundation", "exposures", "risk"])
-            barra_plan, risk_plan = plan_barra(con, paths.exports_dir, full), plan_risk(con, paths.exports_dir, full)
-            _note_plans(run, barra_plan, risk_plan)
-            qlib_dates = _qlib_new_dates(con, paths.exports_dir / QLIB_DIR, full)
-            gate_foundation(run, con, _foundation_dates(barra_plan.dates, risk_plan.dated, qlib_dates))
-            gate_barra(run, con, barra_plan)
-            gate_risk(run, con, risk_plan)
+            _plan_and_gate(run, con, paths, full)
         _validate_qlib(run, paths, full)
     return run
+
+
+def _plan_and_gate(run: Run, con, paths: Paths, full: bool) -> tuple[BarraPlan, RiskPlan]:
+    """Plan the barra and risk publications and run the foundation, exposures and risk gates on them."""
+    check_schemas(run, con, ["foundation", "exposures", "risk"])
+    barra_plan, risk_plan = plan_barra(con, paths.exports_dir, full), plan_risk(con, paths.exports_dir, full)
+    _note_plans(run, barra_plan, risk_plan)
+    qlib_dates = _qlib_new_dates(con, paths.exports_dir / QLIB_DIR, full)
+    gate_foundation(run, con, _foundation_dates(barra_plan.dates, risk_plan.dated, qlib_dates))
+    gate_barra(run, con, barra_plan)
+    gate_risk(run, con, risk_plan)
+    return barra_plan, risk_plan
 
 
 def _note_plans(run: Run, barra_plan: BarraPlan, risk_plan: RiskPlan) -> None:
