@@ -20,13 +20,17 @@ class Relation:
     schema: str
 
 
+# The materializations that add new dates to what is built (macros/materializations/date_batched.sql).
+INCREMENTAL = ("incremental", "date_batched")
+
+
 def incremental_models(target_path: Path) -> list[Relation]:
     manifest = json.loads((target_path / "manifest.json").read_text())
     return sorted(
         (
             Relation(n["alias"] or n["name"], n["schema"])
             for n in manifest["nodes"].values()
-            if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental"
+            if n["resource_type"] == "model" and n["config"].get("materialized") in INCREMENTAL
         ),
         key=lambda r: r.name,
     )

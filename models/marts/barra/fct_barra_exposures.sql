@@ -3,6 +3,9 @@
 -- per-date CTEs from macros/cross_section.sql). Each date depends on that date's rows only.
 -- Layout rules are off for this file: most of its SQL is emitted by those macros.
 -- noqa: disable=LT02,LT05
+-- Built batch of dates by batch of dates (macros/materializations/date_batched.sql): a one-pass
+-- full build over the whole history would hold every step of every date at once.
+{{ config(materialized='date_batched', batch_dates='int_barra__universe', batch_trading_days=250) }}
 
 {% set descriptors = [
     'lncap', 'beta', 'hsigma', 'rstr', 'dastd', 'cmra', 'stom', 'stoq', 'stoa',
@@ -30,7 +33,7 @@ with raw as (
     from {{ ref('int_barra__descriptors') }} as d
     inner join {{ ref('int_barra__universe') }} as u
         on d.ts_code = u.ts_code and d.trade_date = u.trade_date
-    where {{ after_watermark('d.trade_date') }}
+    where {{ date_batch_filter('d.trade_date') }}
 ),
 
 -- Steps 1 and 2, per descriptor: outliers out, then standardize, clip, standardize.
