@@ -25,6 +25,7 @@ class StageResult:
     peak_rss_mib: float
     returncode: int
     target_seconds: float | None = None
+    rate: dict | None = None  # what the stage wrote per second, where the issue's target is a rate
 
     @property
     def within_target(self) -> bool | None:
@@ -49,12 +50,18 @@ def measure(
     return StageResult(stage, round(wall, 2), round(rusage.ru_maxrss / 1024, 1), returncode, target_seconds)
 
 
+def qlib_values_written(qlib_dir: Path) -> int:
+    """The float32 values in a Qlib provider directory's feature files (each starts with a 4-byte index)."""
+    return sum((f.stat().st_size - 4) // 4 for f in qlib_dir.glob("features/*/*.bin"))
+
+
 def format_table(results: list[StageResult]) -> str:
-    rows = [("stage", "wall s", "peak MiB", "target s", "ok")]
+    rows = [("stage", "wall s", "peak MiB", "target s", "ok", "rate")]
     for r in results:
         ok = {True: "yes", False: "NO", None: "-"}[r.within_target] if r.returncode == 0 else "FAILED"
         target = "-" if r.target_seconds is None else f"{r.target_seconds:g}"
-        rows.append((r.stage, f"{r.wall_seconds:.2f}", f"{r.peak_rss_mib:.0f}", target, ok))
+        rate = f"{r.rate['per_second']:,} {r.rate['unit']}/s" if r.rate else ""
+        rows.append((r.stage, f"{r.wall_seconds:.2f}", f"{r.peak_rss_mib:.0f}", target, ok, rate))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows)
 
@@ -83,6 +90,13 @@ class Bench:
             print(f"[bench] {name} failed with exit code {result.returncode}; see {self.log}", file=sys.stderr)
         self.write()
         return result
+
+    def note_rate(self, stage: str, unit: str, count: int) -> None:
+        """Record ``count`` things written by ``stage`` and their rate per second of its wall time."""
+        (result,) = [r for r in self.results if r.stage == stage]
+        result.rate = {"unit": unit, "count": count, "per_second": round(count / result.wall_seconds)}
+        print(f"[bench] {stage}: {count:,} {unit}, {result.rate['per_second']:,} per second", flush=True)
+        self.write()
 
     def write(self) -> None:
         report = {

@@ -36,13 +36,14 @@ def incremental_steps(paths, days: list[str]) -> tuple[str, list[str]]:
     meta = json.loads((paths.truth_dir / "meta.json").read_text())
     events = sorted({d for d in _event_dates(meta) if days[len(days) // 3] < d < days[-3]})
     steps = []
-    for d in events[:4]:
+    for d in events[:4]:  # the event day alone; the next step catches up from the day after it
         i = days.index(d)
-        steps += [days[i - 1], days[i], days[i + 1]]
+        steps += [days[i - 1], days[i]]
     steps += [days[-3], days[-1]]  # two single days apart: the last step catches up two days
-    # the risk models restart their running sums at each chunk of trading days: cross a chunk start
+    # the risk models restart their running sums at each chunk of trading days: the chunk's first day
+    # alone, then its second day alone
     chunk = chunk_days(DEFAULT)
-    steps += [days[i] for i in range(chunk, len(days) - 3, chunk) for i in (i - 1, i, i + 1)][:6]
+    steps += [days[chunk - 1], days[chunk], days[chunk + 1]]
     steps = sorted(set(steps))
     first_full = days[days.index(steps[0]) - 1]
     return first_full, steps
@@ -123,7 +124,13 @@ def test_carried_ema_state_equals_full_build_across_block_boundaries(tiny_raw, t
     small_blocks = ["--vars", json.dumps({"ema_block_rows": 7, "fast_ema_block_rows": 5, "signal_block_rows": 3})]
     market = Paths(data_dir=tiny_raw.parent, duckdb_path=tmp_path / "unused.duckdb")
     days = trading_days(market)
-    common = {"run_tests": False, "echo": False, "extra_args": small_blocks}
+    # only the EMA models and what they read: the rest of the project has its own harness above
+    common = {
+        "run_tests": False,
+        "echo": False,
+        "extra_args": small_blocks,
+        "select": "+int_features__smoothed +int_features__macd_signal",
+    }
 
     full = Paths(data_dir=market.data_dir, duckdb_path=tmp_path / "full.duckdb")
     build(full, full_refresh=True, end_date=days[-1], target_path=tmp_path / "t_full", **common)

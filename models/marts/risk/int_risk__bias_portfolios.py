@@ -167,10 +167,11 @@ def model(dbt, session):
         covariances = _covariances(session, sqls, [p for _, p, _ in chunk], names)
         stocks = _stocks(session, sqls, chunk[0][0], chunk[-1][0])
         factor_returns = _factor_returns(session, sqls, chunk[0][0], chunk[-1][0])
+        # rows come ordered by date: each date is one slice (a mask per date costs O(chunk rows) per date)
         stock_dates = np.asarray(stocks["trade_date"]).astype("datetime64[D]")
         for date, previous, previous_index in chunk:
-            at = stock_dates == _day(date)
-            day = {key: np.asarray(values)[at] for key, values in stocks.items()}
+            first, last = np.searchsorted(stock_dates, [_day(date), _day(date) + 1])
+            day = {key: np.asarray(values)[first:last] for key, values in stocks.items()}
             rows += _date_rows(
                 date, previous_index, covariances[_day(previous)], day, factor_returns, names, industries
             )

@@ -120,7 +120,7 @@ def model(dbt, session):
             position = int(np.searchsorted(days, day))
             if position == len(days) or days[position] != day:
                 continue  # no specific return on the date
-            at = np.flatnonzero(x_days == day)
+            at = slice(*np.searchsorted(x_days, [day, day + 1]))  # exposures come ordered by day
             columns = np.searchsorted(codes, x["ts_code"][at].astype(str))
             row = int(np.searchsorted(chunk_positions, position))
             gamma = blending_at(residuals, days, position, spec.blend_window)
