@@ -26,6 +26,15 @@ def portfolio_variance(
     return float(factor_exposure @ covariance @ factor_exposure + np.sum((weights * specific) ** 2))
 
 
+def portfolio_variances(
+    weights: FloatArray, exposures: FloatArray, covariance: FloatArray, specific: FloatArray
+) -> FloatArray:
+    """``portfolio_variance`` of each column of ``weights`` (N, P) at once: (P,)."""
+    factor_exposures = exposures.T @ weights  # (K, P)
+    factor_part = np.einsum("kp,kl,lp->p", factor_exposures, covariance, factor_exposures)
+    return factor_part + np.sum((weights * specific[:, None]) ** 2, axis=0)
+
+
 def min_variance_weights(exposures: FloatArray, covariance: FloatArray, specific: FloatArray) -> FloatArray:
     """The fully invested minimum-variance weights ``V⁻¹1 / 1'V⁻¹1`` (Woodbury; see the module docstring)."""
     inverse_d = 1.0 / specific**2

@@ -19,7 +19,7 @@ from riskmodel.dbt_io import (
     as_float,
     dates_after,
     factor_industries,
-    industry_codes,
+    industry_code_sql,
     newest_built,
     nullable,
     relation_sql,
@@ -29,19 +29,24 @@ from riskmodel.dbt_io import (
 CHUNK_DATES = 250
 
 
-def _cross_sections(session, returns_sql: str, exposures_sql: str, first, last) -> dict:
+def _cross_sections(session, returns_sql: str, exposures_sql: str, first, last, industries: list[str]) -> dict:
     """The long input of the dates first..last: one row per stock with a one-day return and exposures at D-1."""
     styles = ", ".join(f"x.{s}" for s in STYLES)
+    # the exposures read are bounded by date too: otherwise every chunk hashes the whole exposures table
+    (previous,) = session.execute(
+        f"select min(prev_trade_date) from {returns_sql} as r where r.trade_date between ? and ?", [first, last]
+    ).fetchone()
     query = f"""
         select
-            r.trade_date, x.industry, {styles}, r.excess_return, x.regression_weight, x.total_mv, x.in_estu
+            r.trade_date, {industry_code_sql("x.industry")} as industry_code, {styles}, r.excess_return,
+            x.regression_weight, x.total_mv, x.in_estu
         from {returns_sql} as r
         inner join {exposures_sql} as x
             on r.ts_code = x.ts_code and r.prev_trade_date = x.trade_date
-        where r.gap_trading_days = 1 and r.trade_date between ? and ?
+        where r.gap_trading_days = 1 and r.trade_date between ? and ? and x.trade_date between ? and ?
         order by r.trade_date, r.ts_code
     """
-    return session.execute(query, [first, last]).fetchnumpy()
+    return session.execute(query, [industries, first, last, previous, last]).fetchnumpy()
 
 
 def _long_rows(regressions, names: list[str]) -> dict:
@@ -90,12 +95,12 @@ def model(dbt, session):
     parts = []
     for start in range(0, len(dates), CHUNK_DATES):
         chunk = dates[start : start + CHUNK_DATES]
-        data = _cross_sections(session, returns_sql, exposures_sql, chunk[0], chunk[-1])
+        data = _cross_sections(session, returns_sql, exposures_sql, chunk[0], chunk[-1], industries)
         if len(data["trade_date"]) == 0:
             continue
         regressions = regress_by_date(
             np.asarray(data["trade_date"]),
-            industry_codes(data["industry"], industries),
+            np.asarray(data["industry_code"], dtype=np.int64),
             np.column_stack([as_float(data[s]) for s in STYLES]),
             as_float(data["excess_return"]),
             as_float(data["regression_weight"]),

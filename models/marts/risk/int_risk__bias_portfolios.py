@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 
 from riskmodel.daily import STYLES, factor_names
-from riskmodel.dbt_io import EPOCH, as_float, factor_industries, industry_codes, newest_built, relation_sql
-from riskmodel.portfolios import min_variance_weights, portfolio_variance, random_weights
+from riskmodel.dbt_io import EPOCH, as_float, factor_industries, industry_code_sql, newest_built, relation_sql
+from riskmodel.portfolios import min_variance_weights, portfolio_variances, random_weights
 from riskmodel.regression import design_matrix
 
 RANDOM_PORTFOLIOS, RANDOM_SIZE, RANDOM_SEED = 20, 50, 20260701
@@ -66,22 +66,21 @@ def _covariances(session, sqls: dict, previous: list, names: list[str]) -> dict:
         select e.trade_date, e.factor_1, e.factor_2, e.eigen_covariance, r.vra_multiplier
         from {sqls["eigen"]} as e
         inner join {sqls["factor_regime"]} as r on e.trade_date = r.trade_date
-        where e.trade_date in (select unnest(?))
+        where e.trade_date in (select unnest(?)) and e.trade_date between ? and ?
     """
-    data = session.execute(query, [previous]).fetchnumpy()
-    position = {name: i for i, name in enumerate(names)}
-    out = {}
-    for date in previous:
-        out[_day(date)] = (np.full((len(names), len(names)), np.nan), np.full((len(names), len(names)), np.nan))
-    i = np.array([position[f] for f in data["factor_1"]], dtype=np.int64)
-    j = np.array([position[f] for f in data["factor_2"]], dtype=np.int64)
+    data = session.execute(query, [previous, min(previous), max(previous)]).fetchnumpy()
+    dates = np.unique(np.asarray(previous, dtype="datetime64[D]"))
+    k = len(names)
+    full = np.full((len(dates), k, k), np.nan)
+    before = np.full((len(dates), k, k), np.nan)
+    order = np.argsort(names)
+    position = order[np.searchsorted(np.asarray(names)[order], data["factor_1"].astype(str))]
+    other = order[np.searchsorted(np.asarray(names)[order], data["factor_2"].astype(str))]
+    at = np.searchsorted(dates, np.asarray(data["trade_date"]).astype("datetime64[D]"))
     eigen = as_float(data["eigen_covariance"])
-    scale = as_float(data["vra_multiplier"]) ** 2
-    for row, date in enumerate(data["trade_date"]):
-        full, before = out[_day(date)]
-        full[i[row], j[row]] = eigen[row] * scale[row]
-        before[i[row], j[row]] = eigen[row]
-    return out
+    before[at, position, other] = eigen
+    full[at, position, other] = eigen * as_float(data["vra_multiplier"]) ** 2
+    return {date: (full[i], before[i]) for i, date in enumerate(dates)}
 
 
 def _day(value) -> np.datetime64:
@@ -89,10 +88,12 @@ def _day(value) -> np.datetime64:
     return np.datetime64(value, "D")
 
 
-def _stocks(session, sqls: dict, first, last):
+def _stocks(session, sqls: dict, first, last, previous: list, industries: list[str]):
+    """The stocks of the dates first..last with everything of t-1 they need; every table joined at t-1 is
+    bounded by the chunk's t-1 dates (so DuckDB reads those dates only)."""
     styles = ", ".join(f"x.{s}" for s in STYLES)
     query = f"""
-        select s.trade_date, s.ts_code, s.excess_return, x.industry, {styles},
+        select s.trade_date, s.ts_code, s.excess_return, {industry_code_sql("x.industry")} as industry_code, {styles},
             v.shrunk_volatility * g.vra_multiplier as specific, v.shrunk_volatility as specific_no_vra
         from {sqls["specific_returns"]} as s
         inner join {sqls["calendar"]} as c on s.trade_date = c.trade_date
@@ -101,9 +102,11 @@ def _stocks(session, sqls: dict, first, last):
         inner join {sqls["specific_regime"]} as g on g.trade_date = c.prev_trade_date
         where s.in_estu_previous_day and s.trade_date between ? and ? and s.excess_return is not null
             and g.vra_multiplier is not null and v.shrunk_volatility is not null
+            and x.trade_date between ? and ? and v.trade_date between ? and ? and g.trade_date between ? and ?
         order by s.trade_date, s.ts_code
     """
-    return session.execute(query, [first, last]).fetchnumpy()
+    bounds = [min(previous), max(previous)]
+    return session.execute(query, [industries, first, last, *bounds, *bounds, *bounds]).fetchnumpy()
 
 
 def _factor_returns(session, sqls: dict, first, last) -> dict:
@@ -123,7 +126,7 @@ def _date_rows(date, day_index, covariances, stocks, factor_returns, names, indu
         if realized is not None:
             rows.append((date, "pure_factor", names[k], realized, np.sqrt(full[k, k]), np.sqrt(before[k, k])))
     x = design_matrix(
-        industry_codes(stocks["industry"], industries),
+        np.asarray(stocks["industry_code"], dtype=np.int64),
         np.column_stack([as_float(stocks[s]) for s in STYLES]),
         len(industries),
     )[:, active]
@@ -135,12 +138,16 @@ def _date_rows(date, day_index, covariances, stocks, factor_returns, names, indu
     if len(r) < 2:
         return rows
     rng = np.random.default_rng([RANDOM_SEED, int(day_index)])
-    portfolios = [(f"random_{p:02d}", random_weights(len(r), RANDOM_SIZE, rng)) for p in range(RANDOM_PORTFOLIOS)]
-    for name, w in [*portfolios, ("min_variance", min_variance_weights(x, f, d))]:
+    names = [f"random_{p:02d}" for p in range(RANDOM_PORTFOLIOS)] + ["min_variance"]
+    weights = np.column_stack(
+        [random_weights(len(r), RANDOM_SIZE, rng) for _ in range(RANDOM_PORTFOLIOS)] + [min_variance_weights(x, f, d)]
+    )
+    forecast = np.sqrt(portfolio_variances(weights, x, f, d))
+    forecast_before = np.sqrt(portfolio_variances(weights, x, f_before, d_before))
+    realized = r @ weights
+    for p, name in enumerate(names):
         kind = "min_variance" if name == "min_variance" else "random"
-        forecast = np.sqrt(portfolio_variance(w, x, f, d))
-        forecast_before = np.sqrt(portfolio_variance(w, x, f_before, d_before))
-        rows.append((date, kind, name, float(w @ r), forecast, forecast_before))
+        rows.append((date, kind, name, float(realized[p]), float(forecast[p]), float(forecast_before[p])))
     return rows
 
 
@@ -165,7 +172,7 @@ def model(dbt, session):
     for start in range(0, len(dates), CHUNK_DATES):
         chunk = dates[start : start + CHUNK_DATES]
         covariances = _covariances(session, sqls, [p for _, p, _ in chunk], names)
-        stocks = _stocks(session, sqls, chunk[0][0], chunk[-1][0])
+        stocks = _stocks(session, sqls, chunk[0][0], chunk[-1][0], [p for _, p, _ in chunk], industries)
         factor_returns = _factor_returns(session, sqls, chunk[0][0], chunk[-1][0])
         # rows come ordered by date: each date is one slice (a mask per date costs O(chunk rows) per date)
         stock_dates = np.asarray(stocks["trade_date"]).astype("datetime64[D]")

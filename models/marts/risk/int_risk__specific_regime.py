@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from riskmodel.chunked import chunk_days, chunk_starts, multipliers
-from riskmodel.dbt_io import as_float, new_trading_days, newest_built, nullable, relation_sql
+from riskmodel.dbt_io import as_float, date_bounds, new_trading_days, newest_built, nullable, relation_sql
 from riskmodel.params import PRESETS
 from riskmodel.regime import grouped_bias
 
@@ -52,9 +52,11 @@ def _standardized_rows(session, sqls: dict, first_day: int, last_day: int):
         inner join {sqls["volatility"]} as v on s.ts_code = v.ts_code and v.trade_date = c.prev_trade_date
         inner join {sqls["exposures"]} as x on s.ts_code = x.ts_code and x.trade_date = c.prev_trade_date
         where s.in_estu_previous_day and c.trading_day_index between ? and ?
+            and s.trade_date between ? and ? and v.trade_date between ? and ? and x.trade_date between ? and ?
         order by c.trading_day_index, s.ts_code
     """
-    return session.execute(query, [first_day, last_day]).fetchnumpy()
+    bounds = date_bounds(session, sqls["calendar"], first_day, last_day)
+    return session.execute(query, [first_day, last_day, *bounds, *bounds, *bounds]).fetchnumpy()
 
 
 def model(dbt, session):

@@ -23,8 +23,9 @@ from riskmodel.chunked import blending_at, chunk_days, chunk_starts, time_series
 from riskmodel.daily import STYLES
 from riskmodel.dbt_io import (
     as_float,
+    date_bounds,
     factor_industries,
-    industry_codes,
+    industry_code_sql,
     new_trading_days,
     newest_built,
     nullable,
@@ -51,27 +52,59 @@ SCHEMA = pa.schema(
 )
 
 
-def _residuals(session, specific_sql: str, calendar_sql: str, first_day: int, last_day: int):
+def _stock_codes(session, specific_sql: str, exposures_sql: str, residual_bounds: tuple, exposure_bounds: tuple):
+    """The chunk's stocks, sorted: the columns of its matrices. Queries then return a stock's column number
+    (DuckDB joins the codes) instead of millions of code strings to convert and look up in Python."""
     query = f"""
-        select c.trading_day_index, s.ts_code, s.specific_return
+        select ts_code from {specific_sql} as s where s.trade_date between ? and ? and s.specific_return is not null
+        union
+        select ts_code from {exposures_sql} as x where x.trade_date between ? and ?
+        order by ts_code
+    """
+    return [row[0] for row in session.execute(query, [*residual_bounds, *exposure_bounds]).fetchall()]
+
+
+# The column number of each code of a list bound as a parameter.
+CODE_COLUMNS = (
+    "(select code as ts_code, ordinal - 1 as col from unnest(?::varchar[]) with ordinality as u(code, ordinal))"
+)
+
+
+def _residuals(session, specific_sql: str, calendar_sql: str, first_day: int, last_day: int, codes: list[str]):
+    query = f"""
+        select c.trading_day_index, k.col, s.specific_return
         from {specific_sql} as s
         inner join {calendar_sql} as c on s.trade_date = c.trade_date
-        where c.trading_day_index between ? and ? and s.specific_return is not null
+        inner join {CODE_COLUMNS} as k on s.ts_code = k.ts_code
+        where c.trading_day_index between ? and ? and s.specific_return is not null and s.trade_date between ? and ?
     """
-    return session.execute(query, [first_day, last_day]).fetchnumpy()
+    bounds = date_bounds(session, calendar_sql, first_day, last_day)
+    return session.execute(query, [codes, first_day, last_day, *bounds]).fetchnumpy()
 
 
-def _exposures(session, exposures_sql: str, calendar_sql: str, days: list[int]):
+def _exposures(session, exposures_sql: str, calendar_sql: str, days: list[int], industries: list[str], codes):
+    """The exposures of ``days``, ordered by day and stock, with every column as a plain array."""
     styles = ", ".join(f"x.{s}" for s in STYLES)
     query = f"""
-        select c.trading_day_index, x.trade_date, x.ts_code, x.industry, {styles},
-            x.regression_weight, x.in_estu, x.total_mv
+        select c.trading_day_index, x.trade_date, k.col, {industry_code_sql("x.industry")} as industry_code,
+            {styles}, x.regression_weight, coalesce(x.in_estu, false) as in_estu, x.total_mv
         from {exposures_sql} as x
         inner join {calendar_sql} as c on x.trade_date = c.trade_date
-        where c.trading_day_index in (select unnest(?))
+        inner join {CODE_COLUMNS} as k on x.ts_code = k.ts_code
+        where c.trading_day_index in (select unnest(?)) and x.trade_date between ? and ?
         order by c.trading_day_index, x.ts_code
     """
-    return session.execute(query, [days]).fetchnumpy()
+    bounds = date_bounds(session, calendar_sql, min(days), max(days))
+    data = session.execute(query, [industries, codes, days, *bounds]).fetchnumpy()
+    return {
+        "day": np.asarray(data["trading_day_index"], dtype=np.int64),
+        "trade_date": np.asarray(data["trade_date"]),
+        "column": np.asarray(data["col"], dtype=np.int64),
+        "industry": np.asarray(data["industry_code"], dtype=np.int64),
+        "styles": np.column_stack([as_float(data[s]) for s in STYLES]),
+        "weight": np.where(np.asarray(data["in_estu"], dtype=bool), as_float(data["regression_weight"]), 0.0),
+        "cap": as_float(data["total_mv"]),
+    }
 
 
 def _one_date(ts, gamma, exposures, weights, caps, params: RiskModelParams) -> dict:
@@ -106,40 +139,40 @@ def model(dbt, session):
     for first_day in chunk_starts(new_days, chunk):
         wanted_days = new_days[(new_days >= first_day) & (new_days < first_day + chunk)]
         start = min(warm_up_start(first_day, spec.window), first_day - spec.blend_window + 1)
-        long = _residuals(session, specific_sql, calendar_sql, start, int(wanted_days.max()))
-        x = _exposures(session, exposures_sql, calendar_sql, wanted_days.tolist())
-        codes = np.unique(np.concatenate([long["ts_code"].astype(str), x["ts_code"].astype(str)]))
+        last = int(wanted_days.max())
+        codes = _stock_codes(
+            session,
+            specific_sql,
+            exposures_sql,
+            date_bounds(session, calendar_sql, start, last),
+            date_bounds(session, calendar_sql, int(wanted_days.min()), last),
+        )
+        long = _residuals(session, specific_sql, calendar_sql, start, last, codes)
+        x = _exposures(session, exposures_sql, calendar_sql, wanted_days.tolist(), industries, codes)
         days = np.unique(np.asarray(long["trading_day_index"], dtype=np.int64))
         residuals = wide(
-            long["trading_day_index"], long["ts_code"].astype(str), as_float(long["specific_return"]), days, codes
+            long["trading_day_index"], long["col"], as_float(long["specific_return"]), days, np.arange(len(codes))
         )
         rows, ts = time_series_chunk(residuals, days, first_day, params)
         chunk_positions = np.flatnonzero(rows)
-        x_days = np.asarray(x["trading_day_index"], dtype=np.int64)
+        code_array = np.asarray(codes, dtype=object)
         for day in wanted_days:
             position = int(np.searchsorted(days, day))
             if position == len(days) or days[position] != day:
                 continue  # no specific return on the date
-            at = slice(*np.searchsorted(x_days, [day, day + 1]))  # exposures come ordered by day
-            columns = np.searchsorted(codes, x["ts_code"][at].astype(str))
+            at = slice(*np.searchsorted(x["day"], [day, day + 1]))  # exposures come ordered by day
+            columns = x["column"][at]
             row = int(np.searchsorted(chunk_positions, position))
-            gamma = blending_at(residuals, days, position, spec.blend_window)
-            exposures = design_matrix(
-                industry_codes(x["industry"][at], industries),
-                np.column_stack([as_float(x[s][at]) for s in STYLES]),
-                len(industries),
-            )
-            in_estu = np.ma.filled(np.ma.asarray(x["in_estu"][at], dtype=bool), False)
-            weights = np.where(in_estu, as_float(x["regression_weight"][at]), 0.0)
-            caps = as_float(x["total_mv"][at])
-            gamma = gamma[columns]
+            gamma = blending_at(residuals, days, position, spec.blend_window)[columns]
+            exposures = design_matrix(x["industry"][at], x["styles"][at], len(industries))
+            weights, caps = x["weight"][at], x["cap"][at]
             adjusted = _one_date(ts.volatility[row, columns], gamma, exposures, weights, caps, params)
             raw = _one_date(ts.raw[row, columns], gamma, exposures, weights, caps, params)
             parts.append(
                 pa.table(
                     {
-                        "ts_code": x["ts_code"][at].astype(str),
-                        "trade_date": np.asarray(x["trade_date"])[at],
+                        "ts_code": code_array[columns],
+                        "trade_date": x["trade_date"][at],
                         "observations": ts.counts[row, columns],
                         "gamma": gamma,
                         "ts_volatility": nullable(ts.volatility[row, columns]),
