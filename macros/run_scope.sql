@@ -43,6 +43,14 @@
     {{- 'true' if mark == 'null' else column ~ ' > ' ~ mark -}}
 {%- endmacro %}
 
+{#- In an incremental run, keep only rows dated on or after the watermark (the newest date built); true
+    in a full build. For what new rows read at their previous trading day: that day is the watermark
+    or later. -#}
+{% macro since_watermark(column='trade_date') -%}
+    {%- set mark = watermark_literal() -%}
+    {{- 'true' if mark == 'null' else column ~ ' >= ' ~ mark -}}
+{%- endmacro %}
+
 {#- The same two scopes on a vendor's YYYYMMDD key (a string compare Parquet statistics can
     prune on; a converted DATE cannot be pushed through the conversion). -#}
 {% macro vendor_key_in_scope(column) -%}

@@ -52,3 +52,7 @@ inner join {{ ref('fct_barra_exposures') }} as x
     on r.ts_code = x.ts_code and r.prev_trade_date = x.trade_date
 left join factor_returns as i
     on r.trade_date = i.trade_date and x.industry = i.factor
+-- the exposures of the new dates' previous trading days only (an incremental day reads one date), and
+-- rows written in date order, so the risk models' date-bounded reads skip the rest (zonemaps)
+where {{ since_watermark('x.trade_date') }}
+order by r.trade_date, r.ts_code
