@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riskmodel.portfolios import min_variance_weights, portfolio_variance, random_weights
+from riskmodel.portfolios import min_variance_weights, portfolio_variance, portfolio_variances, random_weights
 
 
 def _model(rng, n=60, k=5):
@@ -40,3 +40,14 @@ def test_random_weights_are_long_only_and_fully_invested():
     w = random_weights(100, 50, np.random.default_rng(2))
     assert (w >= 0).all() and np.count_nonzero(w) == 50 and abs(w.sum() - 1) < 1e-12
     assert np.count_nonzero(random_weights(10, 50, np.random.default_rng(2))) == 10
+
+
+def test_batched_variances_equal_the_dense_quadratic_form_of_each_portfolio():
+    rng = np.random.default_rng(3)
+    x, f, d = _model(rng)
+    v = x @ f @ x.T + np.diag(d**2)
+    weights = np.column_stack([random_weights(len(d), 20, rng) for _ in range(6)] + [min_variance_weights(x, f, d)])
+    batched = portfolio_variances(weights, x, f, d)
+    dense = np.array([w @ v @ w for w in weights.T])
+    np.testing.assert_allclose(batched, dense, rtol=1e-12)
+    np.testing.assert_allclose(batched, [portfolio_variance(w, x, f, d) for w in weights.T], rtol=1e-13)
