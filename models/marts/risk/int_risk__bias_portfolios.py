@@ -138,16 +138,16 @@ def _date_rows(date, day_index, covariances, stocks, factor_returns, names, indu
     if len(r) < 2:
         return rows
     rng = np.random.default_rng([RANDOM_SEED, int(day_index)])
-    names = [f"random_{p:02d}" for p in range(RANDOM_PORTFOLIOS)] + ["min_variance"]
+    portfolios = [f"random_{p:02d}" for p in range(RANDOM_PORTFOLIOS)] + ["min_variance"]
     weights = np.column_stack(
         [random_weights(len(r), RANDOM_SIZE, rng) for _ in range(RANDOM_PORTFOLIOS)] + [min_variance_weights(x, f, d)]
     )
     forecast = np.sqrt(portfolio_variances(weights, x, f, d))
     forecast_before = np.sqrt(portfolio_variances(weights, x, f_before, d_before))
-    realized = r @ weights
-    for p, name in enumerate(names):
+    portfolio_returns = r @ weights
+    for p, name in enumerate(portfolios):
         kind = "min_variance" if name == "min_variance" else "random"
-        rows.append((date, kind, name, float(realized[p]), float(forecast[p]), float(forecast_before[p])))
+        rows.append((date, kind, name, float(portfolio_returns[p]), float(forecast[p]), float(forecast_before[p])))
     return rows
 
 
