@@ -600,15 +600,19 @@ def _qlib_errors(module: Any) -> Iterator[None]:
 
 
 def _qlib_new_dates(con: duckdb.DuckDBPyConnection, out_dir: Path, full: bool) -> list[dt.date]:
-    """Calendar dates after the published Qlib calendar's last day (all with ``full``): the foundation
-    gate's share of a Qlib export."""
+    """Calendar dates after the published Qlib calendar's last day (all with ``full``), up to the newest date
+    with prices: the foundation gate's share of a Qlib export. The exchange publishes its calendar ahead
+    (Tushare's trade_cal holds future days); a day the data has not reached is not judged, and the Qlib
+    calendar stops at the last date with data."""
     last = None
     calendar = out_dir / "calendars" / "day.txt"
     if not full and calendar.exists():
         lines = [x.strip() for x in calendar.read_text(encoding="utf-8").splitlines() if x.strip()]
         last = dt.date.fromisoformat(lines[-1][:10]) if lines else None
     rows = con.execute(
-        "select trade_date from marts.dim_trading_calendar where trade_date > ? order by 1", [last or dt.date.min]
+        "select trade_date from marts.dim_trading_calendar where trade_date > ? "
+        "and trade_date <= (select max(trade_date) from intermediate.int_prices__daily) order by 1",
+        [last or dt.date.min],
     ).fetchall()
     return [r[0] for r in rows]
 
