@@ -205,7 +205,7 @@ def _full_stages(invoke: str, layer: str) -> list[tuple[str, list[str], float | 
             (QLIB_FULL_STAGE, [invoke, "export-qlib", "--full"], None),
             ("full export: by_date, risk", [invoke, "export-barra", "--full"], None),
         ]
-    build = [invoke, "build", "--no-tests", "--select", f"tag:{layer}", "--full-refresh"]
+    build = [*_day_command(invoke, layer), "--full-refresh"]
     return [(f"full build: {BENCH_LAYERS[layer].label}", build, BENCH_LAYERS[layer].full)]
 
 

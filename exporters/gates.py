@@ -764,23 +764,17 @@ def risk_rules(config: Mapping, factors: Sequence[str]) -> list[Rule]:
             "one value per date and factor pair",
             column_list=["trade_date", "factor_1", "factor_2"],
         ),
-        _rule(
-            "risk.known_factor_1",
-            "covariance",
-            "ExpectColumnValuesToBeInSet",
-            "factor names are country, the seed's industries and the ten styles",
-            show=["factor_1", "factor_2"],
-            column="factor_1",
-            value_set=list(factors),
-        ),
-        _rule(
-            "risk.known_factor_2",
-            "covariance",
-            "ExpectColumnValuesToBeInSet",
-            "factor names are country, the seed's industries and the ten styles",
-            show=["factor_1", "factor_2"],
-            column="factor_2",
-            value_set=list(factors),
+        *(
+            _rule(
+                f"risk.known_{column}",
+                "covariance",
+                "ExpectColumnValuesToBeInSet",
+                "factor names are country, the seed's industries and the ten styles",
+                show=["factor_1", "factor_2"],
+                column=column,
+                value_set=list(factors),
+            )
+            for column in ("factor_1", "factor_2")
         ),
         _rule(
             "risk.country_and_styles_active",

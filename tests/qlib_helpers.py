@@ -20,19 +20,8 @@ import pandas as pd
 from exporters.qlib import CRASH_ENV, export_qlib
 from ops.build import build
 from ops.settings import PROJECT_ROOT, Paths
+from riskmodel.daily import STYLES
 
-STYLES = [
-    "size",
-    "beta",
-    "momentum",
-    "volatility",
-    "non_linear_size",
-    "book_to_price",
-    "liquidity",
-    "earnings_yield",
-    "growth",
-    "leverage",
-]
 QLIB_FIELDS = ["open", "high", "low", "close", "vwap", "volume", "factor", "amount", "change"]
 
 
@@ -102,7 +91,7 @@ def expected_features(duckdb_path: Path, calendar: list[pd.Timestamp]) -> pd.Dat
     cal = pd.DatetimeIndex(calendar).astype("datetime64[ns]")
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         features = _mart_expected(con, "fct_daily_features", feature_columns(con), cal)
-        styles = _mart_expected(con, "fct_barra_exposures", STYLES, cal)
+        styles = _mart_expected(con, "fct_barra_exposures", list(STYLES), cal)
     both = features.join(styles, how="outer")
     both.columns = [f"${c}" for c in both.columns]
     return both.sort_index()

@@ -70,7 +70,7 @@ CODE_COLUMNS = (
 )
 
 
-def _residuals(session, specific_sql: str, calendar_sql: str, first_day: int, last_day: int, codes: list[str]):
+def _residuals(session, specific_sql: str, calendar_sql: str, first_day: int, last_day: int, bounds, codes):
     query = f"""
         select c.trading_day_index, k.col, s.specific_return
         from {specific_sql} as s
@@ -78,12 +78,12 @@ def _residuals(session, specific_sql: str, calendar_sql: str, first_day: int, la
         inner join {CODE_COLUMNS} as k on s.ts_code = k.ts_code
         where c.trading_day_index between ? and ? and s.specific_return is not null and s.trade_date between ? and ?
     """
-    bounds = date_bounds(session, calendar_sql, first_day, last_day)
     return session.execute(query, [codes, first_day, last_day, *bounds]).fetchnumpy()
 
 
-def _exposures(session, exposures_sql: str, calendar_sql: str, days: list[int], industries: list[str], codes):
-    """The exposures of ``days``, ordered by day and stock, with every column as a plain array."""
+def _exposures(session, exposures_sql: str, calendar_sql: str, days: list[int], bounds, industries, codes):
+    """The exposures of ``days`` (within the dates ``bounds``), ordered by day and stock, every column a plain
+    array."""
     styles = ", ".join(f"x.{s}" for s in STYLES)
     query = f"""
         select c.trading_day_index, x.trade_date, k.col, {industry_code_sql("x.industry")} as industry_code,
@@ -94,7 +94,6 @@ def _exposures(session, exposures_sql: str, calendar_sql: str, days: list[int], 
         where c.trading_day_index in (select unnest(?)) and x.trade_date between ? and ?
         order by c.trading_day_index, x.ts_code
     """
-    bounds = date_bounds(session, calendar_sql, min(days), max(days))
     data = session.execute(query, [industries, codes, days, *bounds]).fetchnumpy()
     return {
         "day": np.asarray(data["trading_day_index"], dtype=np.int64),
@@ -140,15 +139,11 @@ def model(dbt, session):
         wanted_days = new_days[(new_days >= first_day) & (new_days < first_day + chunk)]
         start = min(warm_up_start(first_day, spec.window), first_day - spec.blend_window + 1)
         last = int(wanted_days.max())
-        codes = _stock_codes(
-            session,
-            specific_sql,
-            exposures_sql,
-            date_bounds(session, calendar_sql, start, last),
-            date_bounds(session, calendar_sql, int(wanted_days.min()), last),
-        )
-        long = _residuals(session, specific_sql, calendar_sql, start, last, codes)
-        x = _exposures(session, exposures_sql, calendar_sql, wanted_days.tolist(), industries, codes)
+        residual_bounds = date_bounds(session, calendar_sql, start, last)
+        exposure_bounds = date_bounds(session, calendar_sql, int(wanted_days.min()), last)
+        codes = _stock_codes(session, specific_sql, exposures_sql, residual_bounds, exposure_bounds)
+        long = _residuals(session, specific_sql, calendar_sql, start, last, residual_bounds, codes)
+        x = _exposures(session, exposures_sql, calendar_sql, wanted_days.tolist(), exposure_bounds, industries, codes)
         days = np.unique(np.asarray(long["trading_day_index"], dtype=np.int64))
         residuals = wide(
             long["trading_day_index"], long["col"], as_float(long["specific_return"]), days, np.arange(len(codes))
