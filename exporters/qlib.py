@@ -12,12 +12,16 @@
   feature of ``fct_daily_features``, and the ten styles of ``fct_barra_exposures``; float32, NaN on calendar days
   a stock has no row (a halt) or a NULL value (a warm-up). A file covers its symbol's first to last row in its mart.
 - ``manifest.json``: what was published (after the calendar).
+- ``bins_index.parquet``: every ``.bin``'s start index and length (not read by Qlib; see the append below).
 
 Two modes. An *append* (``full=False``) adds the dates past the published calendar: every ``.bin`` is appended
 first (padded with NaN from the day after its last value), then the instruments are replaced, then
 ``calendars/day.txt`` is replaced last. Qlib never reads values past the calendar's end, so a reader sees the old
 publication or the new one; a crashed append leaves values past the calendar, which the next run cuts back
-(``qlib_layout.repair_to_calendar``) before redoing the append. A *full* export (``full=True``, or an append with
+(``qlib_layout.repair_to_calendar``) before redoing the append. An append learns each file's extent from
+``bins_index.parquet``, which every run writes before its calendar; a marker file present from the first .bin
+append until the manifest tells the next run that the files may hold more than the index says, and then it reads
+every file's size and header instead. A *full* export (``full=True``, or an append with
 nothing published yet) writes a complete directory beside ``out_dir`` and swaps it in with one atomic
 ``renameat2(RENAME_EXCHANGE)`` (two renames where the kernel lacks it).
 
@@ -54,8 +58,11 @@ from .qlib_layout import (
     format_calendar,
     instruments_path,
     inventory_frames,
+    mark_append,
     qlib_symbol,
     repair_to_calendar,
+    unmark_append,
+    write_bins_index,
 )
 from .qlib_plan import ExportPlan, make_plan
 from .qlib_source import connect
@@ -385,6 +392,7 @@ def _full_export(
             con, staged, plan, batch_rows=batch_rows, progress=progress, started=laps.started, crash_label="full:bins"
         )
         laps.lap("write")
+        _write_index(staged, plan)
         checksums = _publish_text_files(staged, plan)
         write_json_atomic(staged / MANIFEST_NAME, manifest(plan, checksums, 0, run_id))
         _make_durable()
@@ -409,11 +417,20 @@ def _append(
     previous_dates = _manifest_dates(out_dir, default=plan.n_published)
     repair = repair_to_calendar(out_dir, plan.on_disk, plan.n_published)
     laps.lap("repair")
+    mark_append(out_dir)
     counters = write_bins(con, out_dir, plan, batch_rows=batch_rows, progress=progress, started=laps.started)
     laps.lap("write")
     _make_durable()
     crash_point("after_bins")
+    _write_index(out_dir, plan)
     checksums = _publish_text_files(out_dir, plan)
     write_json_atomic(out_dir / MANIFEST_NAME, manifest(plan, checksums, previous_dates, run_id))
+    unmark_append(out_dir)
     laps.lap("publish")
     return counters, repair
+
+
+def _write_index(root: Path, plan: ExportPlan) -> None:
+    """The .bin index of the publication the plan makes (written before the calendar that publishes it)."""
+    symbols, fields, starts, counts = plan.planned_files
+    write_bins_index(root, symbols, fields, starts, counts, len(plan.calendar))

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from .atomic import TEMP_SUFFIX
+from .atomic import TEMP_SUFFIX, fsync_directory, write_with_atomic
 
 FREQ = "day"
 BIN_SUFFIX = f".{FREQ}.bin"
@@ -103,6 +105,17 @@ def format_instruments(symbols: Iterable[str], starts: np.ndarray, ends: np.ndar
         )
     )
     return "".join(f"{symbol}\t{start}\t{end}\n" for symbol, start, end in rows)
+
+
+def parse_instruments(text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """An instruments file's (symbols, starts, ends), dates as datetime64[D]; blank lines ignored."""
+    rows = [line.split("\t") for line in text.splitlines() if line.strip()]
+    if any(len(row) != 3 for row in rows):
+        raise QlibExportError("an instruments file line is not SYMBOL<TAB>start<TAB>end")
+    symbols = [row[0] for row in rows]
+    starts = np.array([row[1] for row in rows], dtype="datetime64[D]")
+    ends = np.array([row[2] for row in rows], dtype="datetime64[D]")
+    return symbols, starts, ends
 
 
 # --- .bin files ----------------------------------------------------------------------------------------------
@@ -190,6 +203,79 @@ def scan_bins(root: Path) -> Iterator[BinFile]:
                 n_values=max(0, size // FLOAT_BYTES - 1) if start >= 0 else 0,
                 size=size,
             )
+
+
+# --- the index of the .bin files ------------------------------------------------------------------------------
+
+# Beside the Qlib files (Qlib reads only calendars/, instruments/ and features/): every .bin's start and length as
+# published, so an append needs not open some 190,000 files to learn them (69 s on a cold page cache, 11 s warm).
+BINS_INDEX = "bins_index.parquet"
+# Present from before an append touches a .bin until its calendar and manifest are published: while it is there,
+# the files may hold more than the index says, and the next run scans and repairs them instead of trusting it.
+APPEND_MARKER = ".append_in_progress"
+
+
+def write_bins_index(
+    root: Path, symbols: list[str], fields: list[str], starts: np.ndarray, counts: np.ndarray, n_dates: int
+) -> None:
+    """The index of a publication of ``n_dates`` calendar days (symbols as Qlib names them), written atomically."""
+    table = pa.table(
+        {
+            "symbol": pa.array(symbols, pa.string()).dictionary_encode(),
+            "field": pa.array(fields, pa.string()).dictionary_encode(),
+            "start_index": pa.array(starts, pa.int64()),
+            "n_values": pa.array(counts, pa.int64()),
+        },
+        metadata={"calendar_dates": str(n_dates)},
+    )
+    write_with_atomic(Path(root) / BINS_INDEX, lambda temp: pq.write_table(table, temp))
+
+
+def read_bins_index(root: Path, n_dates: int) -> list[BinFile] | None:
+    """The files as the index describes them, or None when it cannot be trusted: missing, unreadable, made for
+    another calendar length, or an append was interrupted since it was written (``APPEND_MARKER``)."""
+    root = Path(root)
+    path = root / BINS_INDEX
+    if (root / APPEND_MARKER).exists() or not path.exists():
+        return None
+    try:
+        table = pq.read_table(path)
+        recorded = int(table.schema.metadata[b"calendar_dates"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if recorded != n_dates:
+        return None
+    features = str(root / "features")
+    return [
+        BinFile(
+            symbol=symbol.lower(),
+            field=name,
+            path=Path(f"{features}/{symbol.lower()}/{name}{BIN_SUFFIX}"),
+            start_index=start,
+            n_values=count,
+            size=FLOAT_BYTES * (1 + count),
+        )
+        for symbol, name, start, count in zip(
+            table.column("symbol").to_pylist(),
+            table.column("field").to_pylist(),
+            table.column("start_index").to_pylist(),
+            table.column("n_values").to_pylist(),
+            strict=True,
+        )
+    ]
+
+
+def mark_append(root: Path) -> None:
+    """Create APPEND_MARKER durably, before any .bin is touched."""
+    with open(Path(root) / APPEND_MARKER, "w") as handle:
+        handle.flush()
+        os.fsync(handle.fileno())
+    fsync_directory(root)
+
+
+def unmark_append(root: Path) -> None:
+    (Path(root) / APPEND_MARKER).unlink(missing_ok=True)
+    fsync_directory(root)
 
 
 # --- frames for the quality gate ------------------------------------------------------------------------------

@@ -188,6 +188,7 @@ with numbered as (
     from {MARTS_SCHEMA}.fct_barra_exposures as e
     inner join {MARTS_SCHEMA}.dim_security_listing_spans as s
         on e.ts_code = s.ts_code and e.trade_date between s.span_start and s.span_end
+    where e.trade_date > ?
 ),
 
 members as (
@@ -207,9 +208,27 @@ order by ts_code, span_start
 """
 
 
-def estu_spans(con: duckdb.DuckDBPyConnection) -> Spans:
-    """Spans of estimation-universe membership (fct_barra_exposures.in_estu), for the market ``estu``."""
-    return _spans(con.execute(ESTU_SPANS_SQL).to_arrow_table())
+def estu_spans(con: duckdb.DuckDBPyConnection, after: dt.date = dt.date.min) -> Spans:
+    """Spans of estimation-universe membership (fct_barra_exposures.in_estu), for the market ``estu``, over the
+    rows dated after ``after`` (every row by default). A stock's rows after a date are a suffix of its rows, so
+    the runs found there are the whole history's runs cut at ``after`` (``qlib_plan`` joins the cut ones)."""
+    return _spans(con.execute(ESTU_SPANS_SQL, [after]).to_arrow_table())
+
+
+def rows_between(con: duckdb.DuckDBPyConnection, since: dict[str, np.datetime64], through: dt.date) -> set[str]:
+    """The ts_codes of ``since`` with an exposure row dated after their own date and up to ``through``."""
+    if not since:
+        return set()
+    codes = list(since)
+    dates = [np.datetime64(since[c], "D").item() for c in codes]
+    rows = con.execute(
+        f"select distinct e.ts_code from {MARTS_SCHEMA}.fct_barra_exposures as e "
+        "inner join (select unnest(?::varchar[]) as ts_code, unnest(?::date[]) as since) as c "
+        "on e.ts_code = c.ts_code and e.trade_date > c.since "
+        "where e.trade_date > ? and e.trade_date <= ?",  # the oldest bound first: row groups before it are skipped
+        [codes, dates, min(dates), through],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def stream_rows(

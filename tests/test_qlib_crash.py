@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from exporters.qlib import CRASH_EXIT_CODE, export_qlib, inventory_frames
+from exporters.qlib_layout import APPEND_MARKER
 from tests.qlib_helpers import (
     assert_same_values,
     export_chain,
@@ -101,7 +102,8 @@ def test_a_run_killed_after_the_calendar_is_published_only_lacks_its_manifest(ch
     out = tmp_path / "qlib"
     shutil.copytree(chain.snapshots[0], out)
     assert run_export_process(chain.duckdb_path, out, full=False, crash_at="after_calendar") == CRASH_EXIT_CODE
-    assert tree_differences(uninterrupted, out) == ["manifest.json"]  # the new publication, the old manifest
+    # the new publication, the old manifest, and the marker that makes the next run check every file
+    assert tree_differences(uninterrupted, out) == sorted([APPEND_MARKER, "manifest.json"])
     result = export_qlib(chain.duckdb_path, out)
     assert (result.new_dates, result.values_written, result.repair.changed) == (0, 0, False)
     assert tree_differences(uninterrupted, out) == []  # the manifest counts the dates the killed run added

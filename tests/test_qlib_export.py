@@ -13,12 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exporters import qlib_plan, qlib_source
 from exporters.qlib import QlibExportError, export_qlib, inventory_frames, qlib_plan_frames, qlib_symbol
 from exporters.qlib_layout import (
+    APPEND_MARKER,
     BinFile,
     format_calendar,
     format_instruments,
     parse_calendar,
+    read_bins_index,
     repair_to_calendar,
     scan_bins,
 )
@@ -357,6 +360,76 @@ def test_bad_input_stops_the_export_before_anything_is_written(built_market, ful
         export_qlib(db, behind)
     assert tree_differences(before, behind) == []
     assert not list(tmp_path.glob("*staging*")), "no half-written directory is left behind"
+
+
+@pytest.mark.dbt
+def test_the_bins_index_describes_every_file_and_is_not_trusted_after_an_interrupted_append(full_export, tmp_path):
+    root, _ = full_export
+    n_dates = len(qlib_calendar(root))
+    on_disk = sorted((b.symbol, b.field, b.start_index, b.n_values, b.size) for b in scan_bins(root))
+    indexed = read_bins_index(root, n_dates)
+    assert sorted((b.symbol, b.field, b.start_index, b.n_values, b.size) for b in indexed) == on_disk
+    assert all(b.path.exists() for b in indexed)
+    assert read_bins_index(root, n_dates - 1) is None, "an index of another calendar length"
+    copy = tmp_path / "qlib"
+    shutil.copytree(root, copy)
+    (copy / APPEND_MARKER).touch()
+    assert read_bins_index(copy, n_dates) is None, "an append was interrupted: the files may hold more"
+
+
+def _estu_warehouse(rows: pd.DataFrame, spans: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.register("rows_df", rows)
+    con.register("spans_df", spans)
+    con.execute("create table marts.fct_barra_exposures as select * from rows_df")
+    con.execute("create table marts.dim_security_listing_spans as select * from spans_df")
+    return con
+
+
+def test_an_append_joins_the_estimation_universe_runs_exactly_as_a_full_export_cuts_them(tmp_path):
+    """Random memberships, halts and relistings: for every cut date, the published runs up to it joined with the
+    runs of the later rows (qlib_plan's append) equal the runs of the whole history."""
+    rng = np.random.default_rng(7)
+    days = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-03-01"))
+    rows, spans = [], []
+    for k in range(12):
+        code = f"{600000 + k:06d}.SH"
+        breaks = sorted(rng.choice(np.arange(5, len(days) - 5), size=2, replace=False))
+        listed = [(0, breaks[0]), (breaks[1], len(days) - 1)] if k % 3 == 0 else [(0, len(days) - 1)]
+        member = bool(rng.integers(2))
+        for number, (lo, hi) in enumerate(listed, start=1):
+            spans.append((code, days[lo], days[hi], number))
+            for i in range(lo, hi + 1):
+                if rng.random() < 0.15 and lo < i < hi:  # a halt: no row
+                    continue
+                member = member if rng.random() < 0.8 else not member
+                rows.append((code, days[i], member))
+    rows_df = pd.DataFrame(rows, columns=["ts_code", "trade_date", "in_estu"])
+    spans_df = pd.DataFrame(spans, columns=["ts_code", "span_start", "span_end", "span_number"])
+    for frame, columns in ((rows_df, ["trade_date"]), (spans_df, ["span_start", "span_end"])):
+        frame[columns] = frame[columns].apply(lambda c: c.dt.date)
+
+    full = _estu_warehouse(rows_df, spans_df)
+    expected = qlib_plan._instruments_text(qlib_source.estu_spans(full))
+    listing = qlib_source.listing_spans(full)
+    mart = qlib_source.Mart("fct_barra_exposures", ())
+    joined = 0
+    for cut in days[3:-1:4]:
+        published_con = _estu_warehouse(rows_df[rows_df.trade_date <= cut.item()], spans_df)
+        published = qlib_plan._instruments_text(qlib_source.estu_spans(published_con))
+        out = tmp_path / str(cut)
+        (out / "instruments").mkdir(parents=True)
+        (out / "instruments" / "estu.txt").write_text(published)
+        ext = qlib_source.extents(full, mart, cut.item(), count_dates=False)
+        appended = qlib_plan._appended_estu(full, out, days[days <= cut], ext, listing)
+        assert appended == expected, f"cut after {cut}"
+        joined += (
+            len(published.splitlines())
+            + len(qlib_source.estu_spans(full, cut.item()).ts_codes)
+            - len(expected.splitlines())
+        )
+    assert joined > 10, "the cuts split runs, some across a halt"
 
 
 # --- appends, one build at a time ---------------------------------------------------------------------------------
