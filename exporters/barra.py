@@ -101,13 +101,21 @@ def read_industries(con: duckdb.DuckDBPyConnection) -> list[str]:
     return industries
 
 
-def publishable_dates(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
-    """Dates of fct_barra_exposures from the first one on which every style has a value in the ESTU."""
+def publishable_dates(con: duckdb.DuckDBPyConnection, published_first: dt.date | None = None) -> list[dt.date]:
+    """Dates of fct_barra_exposures from the first one on which every style has a value in the ESTU.
+
+    ``published_first``, the first date already published, spares reading every style of the whole history:
+    only the dates before it are judged (a few, and the mart is stored by date), and from it on every date
+    counts, as when it was published (a history rewritten since needs a full export).
+    """
     present = " and ".join(f"count({s}) > 0" for s in STYLES)
+    bound = "trade_date < ?" if published_first else "true"
     (first,) = con.execute(
-        f"select min(trade_date) from (select trade_date from {EXPOSURES} where in_estu "
-        f"group by trade_date having {present})"
+        f"select min(trade_date) from (select trade_date from {EXPOSURES} where in_estu and {bound} "
+        f"group by trade_date having {present})",
+        [published_first] if published_first else [],
     ).fetchone()
+    first = first or published_first
     if first is None:
         return []
     rows = con.execute(

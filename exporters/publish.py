@@ -291,11 +291,13 @@ def plan_barra(con: duckdb.DuckDBPyConnection, exports_dir: Path, full: bool) ->
             f"{exports_dir / FACTORS_DIR}: the published files have other columns than the warehouse gives now "
             "(the seed's industries changed?); every date must change together: export with --full"
         )
-    dates = barra.publishable_dates(con)
-    if not full:
+    if full:
+        dates = barra.publishable_dates(con)
+    else:
         done = published_dates(exports_dir / FACTORS_DIR, factor_manifest)
         done &= published_dates(exports_dir / DESCRIPTORS_DIR, descriptor_manifest)
-        dates = [d for d in dates if barra.yyyymmdd(d) not in done]
+        first = dt.datetime.strptime(min(done), "%Y%m%d").date() if done else None
+        dates = [d for d in barra.publishable_dates(con, first) if barra.yyyymmdd(d) not in done]
     counts = dict(
         con.execute(
             f"select trade_date, count(*) from {barra.EXPOSURES} where trade_date >= ? group by 1",
@@ -419,14 +421,8 @@ def plan_risk(
     directory = exports_dir / RISK_DIR
     manifest = read_manifest(directory)
     estimation = risk.estimation_dates(con)
-    with_specific = {
-        r[0]
-        for r in con.execute(
-            f"select distinct trade_date from {risk.SPECIFIC} where specific_risk is not null"
-        ).fetchall()
-    }
-    common = [d for d in estimation if d in with_specific]
-    latest = common[-1] if common else None
+    published_latest = (manifest or {}).get("latest_estimation_date") if not full else None
+    latest = _latest_with_specific_risk(con, estimation, published_latest)
     dated = estimation
     write_latest = latest is not None
     if not full and manifest:
@@ -441,6 +437,27 @@ def plan_risk(
     plan = RiskPlan(factors, dated, latest, write_latest, full, manifest, params or risk.model_params())
     plan.chunks = chunk_dates(needed, len(factors) ** 2)
     return plan
+
+
+def _latest_with_specific_risk(
+    con: duckdb.DuckDBPyConnection, estimation: Sequence[dt.date], published_latest: str | None
+) -> dt.date | None:
+    """The newest estimation date with specific risks. The published latest date bounds the search (the mart is
+    stored by date: a bounded read skips the history); when nothing is found from it on, the whole mart is read."""
+    bounds = [dt.datetime.strptime(published_latest, "%Y%m%d").date()] if published_latest else []
+    bounds.append(dt.date.min)
+    for since in bounds:
+        with_specific = {
+            r[0]
+            for r in con.execute(
+                f"select distinct trade_date from {risk.SPECIFIC} where specific_risk is not null and trade_date >= ?",
+                [since],
+            ).fetchall()
+        }
+        common = [d for d in estimation if d in with_specific]
+        if common:
+            return common[-1]
+    return None
 
 
 def _risk_chunk(con: duckdb.DuckDBPyConnection, plan: RiskPlan, i: int) -> RiskChunk:

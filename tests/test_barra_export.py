@@ -132,6 +132,11 @@ def test_publication_starts_when_every_style_has_values(built_market):
     before = counts[counts["trade_date"] < pd.Timestamp(dates[0])]
     assert len(before) and not (before[list(STYLES)] > 0).all(axis=1).any()
 
+    # An incremental export judges only the dates before the first one published: the same dates
+    with duckdb.connect(str(built_market.duckdb_path), read_only=True) as con:
+        for published_first in (dates[0], dates[1], dates[len(dates) // 2], dates[-1]):
+            assert barra.publishable_dates(con, published_first) == dates
+
 
 def test_published_dates_are_the_warehouse_dates(warehouse, published):
     dates = manifest(published.exports_dir / barra.FACTORS_DIR)["dates"]
