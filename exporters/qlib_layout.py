@@ -160,10 +160,14 @@ class BinFile:
 
     symbol: str  # as its folder is named (lower case)
     field: str
-    path: Path
+    root: str  # the provider directory (a path is built only when asked for: 190,000 of them cost a second)
     start_index: int
     n_values: int
     size: int
+
+    @property
+    def path(self) -> Path:
+        return feature_path(self.root, self.symbol, self.field)
 
     @property
     def end_index(self) -> int:
@@ -186,6 +190,7 @@ def scan_bins(root: Path) -> Iterator[BinFile]:
     features = Path(root) / "features"
     if not features.is_dir():
         return
+    root = str(root)
     with os.scandir(features) as symbols:
         symbol_entries = sorted((e for e in symbols if e.is_dir()), key=lambda e: e.name)
     for symbol_entry in symbol_entries:
@@ -198,7 +203,7 @@ def scan_bins(root: Path) -> Iterator[BinFile]:
             yield BinFile(
                 symbol=symbol_entry.name,
                 field=entry.name[: -len(BIN_SUFFIX)],
-                path=Path(entry.path),
+                root=root,
                 start_index=start,
                 n_values=max(0, size // FLOAT_BYTES - 1) if start >= 0 else 0,
                 size=size,
@@ -245,12 +250,12 @@ def read_bins_index(root: Path, n_dates: int) -> list[BinFile] | None:
         return None
     if recorded != n_dates:
         return None
-    features = str(root / "features")
+    folder = str(root)
     return [
         BinFile(
             symbol=symbol.lower(),
             field=name,
-            path=Path(f"{features}/{symbol.lower()}/{name}{BIN_SUFFIX}"),
+            root=folder,
             start_index=start,
             n_values=count,
             size=FLOAT_BYTES * (1 + count),

@@ -314,5 +314,5 @@ def _as_published(on_disk: list[BinFile], n_published: int) -> dict[tuple[str, s
     for b in on_disk:
         keep = clipped_length(b, n_published)
         if keep:
-            seen[(b.symbol.upper(), b.field)] = BinFile(b.symbol, b.field, b.path, b.start_index, keep, b.size)
+            seen[(b.symbol.upper(), b.field)] = BinFile(b.symbol, b.field, b.root, b.start_index, keep, b.size)
     return seen
