@@ -76,6 +76,11 @@ def yyyymmdd(date: dt.date) -> str:
     return date.strftime("%Y%m%d")
 
 
+def from_yyyymmdd(text: str) -> dt.date:
+    """A manifest's date key back as a date (the inverse of ``yyyymmdd``)."""
+    return dt.datetime.strptime(text, "%Y%m%d").date()
+
+
 def industry_columns(industries: Sequence[str]) -> list[str]:
     return [INDUSTRY_PREFIX + name for name in sorted(industries)]
 

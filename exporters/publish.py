@@ -33,6 +33,7 @@ import pandas as pd
 
 from exporters import barra, gates, risk
 from exporters.atomic import sha256_of, write_bytes_atomic, write_json_atomic
+from exporters.qlib_layout import read_calendar
 from ops.settings import Paths
 from riskmodel.params import RiskModelParams
 from riskmodel.units import annualize_volatility
@@ -296,7 +297,7 @@ def plan_barra(con: duckdb.DuckDBPyConnection, exports_dir: Path, full: bool) ->
     else:
         done = published_dates(exports_dir / FACTORS_DIR, factor_manifest)
         done &= published_dates(exports_dir / DESCRIPTORS_DIR, descriptor_manifest)
-        first = dt.datetime.strptime(min(done), "%Y%m%d").date() if done else None
+        first = barra.from_yyyymmdd(min(done)) if done else None
         dates = [d for d in barra.publishable_dates(con, first) if barra.yyyymmdd(d) not in done]
     counts = dict(
         con.execute(
@@ -444,7 +445,7 @@ def _latest_with_specific_risk(
 ) -> dt.date | None:
     """The newest estimation date with specific risks. The published latest date bounds the search (the mart is
     stored by date: a bounded read skips the history); when nothing is found from it on, the whole mart is read."""
-    bounds = [dt.datetime.strptime(published_latest, "%Y%m%d").date()] if published_latest else []
+    bounds = [barra.from_yyyymmdd(published_latest)] if published_latest else []
     bounds.append(dt.date.min)
     for since in bounds:
         with_specific = {
@@ -621,11 +622,8 @@ def _qlib_new_dates(con: duckdb.DuckDBPyConnection, out_dir: Path, full: bool) -
     with prices: the foundation gate's share of a Qlib export. The exchange publishes its calendar ahead
     (Tushare's trade_cal holds future days); a day the data has not reached is not judged, and the Qlib
     calendar stops at the last date with data."""
-    last = None
-    calendar = out_dir / "calendars" / "day.txt"
-    if not full and calendar.exists():
-        lines = [x.strip() for x in calendar.read_text(encoding="utf-8").splitlines() if x.strip()]
-        last = dt.date.fromisoformat(lines[-1][:10]) if lines else None
+    published = None if full else read_calendar(out_dir)
+    last = published[-1].item() if published is not None and len(published) else None
     rows = con.execute(
         "select trade_date from marts.dim_trading_calendar where trade_date > ? "
         "and trade_date <= (select max(trade_date) from intermediate.int_prices__daily) order by 1",
