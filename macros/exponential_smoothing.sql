@@ -56,11 +56,12 @@
     for each block size, the rows of the block holding its last built row (the anchor) and the
     last row of the block before (which stores that block's total), so from the earliest of
     those rows to the anchor; from row 1 when those blocks hold seed rows.
-    History rows come from `history` with the block totals stored on them (state_<name> of this
-    model). The rows are read under a date bound no later than any of them (a constant filter
-    DuckDB applies in the scan). A full build has no history rows. -#}
+    History rows come from `history`, with the block totals stored on block-end rows of this
+    model (state_<name>; null on the other rows, which need none). Both are read from
+    history_floor_date on (a constant filter DuckDB applies in the scans), so the model declares
+    `-- depends_on:` its three relations. A full build has no
+    history rows. -#}
 {% macro ema_window_input(history, new_rows, seed_rows, block_sizes, states) -%}
-    {%- set prices = ref('int_prices__daily') -%}
     select
         *,
         true as is_new,
@@ -69,7 +70,7 @@
         {%- endfor %}
     from {{ new_rows }}
     {% if is_incremental() %}
-        {%- set oldest = oldest_history_date(prices, seed_rows, block_sizes) %}
+        {%- set oldest = history_floor_date(ema_history_first_row('first_new_row - 1', seed_rows, block_sizes)) %}
         union all by name
         select
             h.*,
@@ -80,12 +81,21 @@
         from {{ history }} as h
         inner join ({{ ema_first_new_rows(new_rows) }}) as f
             on h.ts_code = f.ts_code and h.stock_row_number < f.first_new_row
-        inner join {{ this }} as st
+        left join (
+            select *
+            from {{ this }}
+            where
+                trade_date >= {{ oldest }}
+                and (
+                    {%- for rows in block_sizes %}
+                        {{ ema_offset(rows) }} = {{ rows - 1 }}{{ " or" if not loop.last }}
+                    {%- endfor %}
+                )
+        ) as st
             on h.ts_code = st.ts_code and h.stock_row_number = st.stock_row_number
         where
             h.stock_row_number >= {{ ema_history_first_row('f.first_new_row - 1', seed_rows, block_sizes) }}
             and h.trade_date >= {{ oldest }}
-            and st.trade_date >= {{ oldest }}
     {% endif %}
 {%- endmacro %}
 
@@ -108,31 +118,6 @@
         min(stock_row_number) as first_new_row
     from {{ new_rows }}
     group by ts_code
-{%- endmacro %}
-
-{#- A date literal no later than any history row an incremental EMA model reads (the oldest
-    trading day of a needed history row, from our own prices table), rendered as a literal so
-    that the scans filter by date. -#}
-{% macro oldest_history_date(prices, seed_rows, block_sizes) -%}
-    {%- set mark = watermark_literal() -%}
-    {%- if execute and mark != 'null' -%}
-        {%- set query -%}
-            with anchors as (
-                select ts_code, min(stock_row_number) - 1 as anchor_row
-                from {{ prices }}
-                where trade_date > {{ mark }}
-                group by ts_code
-            )
-            select strftime(coalesce(min(p.trade_date), {{ mark }}), '%Y-%m-%d')
-            from {{ prices }} as p
-            inner join anchors as a
-                on p.ts_code = a.ts_code
-                and p.stock_row_number = {{ ema_history_first_row('a.anchor_row', seed_rows, block_sizes) }}
-        {%- endset -%}
-        date '{{ run_query(query).columns[0].values()[0] }}'
-    {%- else -%}
-        {{ mark }}
-    {%- endif -%}
 {%- endmacro %}
 
 {#- The block of the stock's last history row (null in a full build, which has none). -#}

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_prices__daily') }}, {{ ref('int_security__trading_gaps') }},
+--     {{ ref('dim_trading_calendar') }} (read by history_floor_date at run time)
 -- MACD's signal line: the 9-row EMA (k = 0.2) of macd_line, seeded as TA-Lib seeds it, with the
 -- mean of macd_line over rows 26..34 on row 34; MACD, its signal and histogram are NULL before
 -- row 34 (TA-Lib's look-back of 33). Block sums with stored block totals as in

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_prices__daily') }}, {{ ref('int_security__trading_gaps') }},
+--     {{ ref('dim_trading_calendar') }} (read by history_floor_date at run time)
 -- Recursive averages per stock and trading row, seeded exactly as TA-Lib seeds them (rows are
 -- the stock's own trading rows, 1-based):
 --   atr_14   Wilder's ATR: true range from row 2; row 15 = mean of rows 2..15; then (13 E + TR) / 14

@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_prices__daily') }}, {{ ref('int_security__trading_gaps') }},
+--     {{ ref('dim_trading_calendar') }} (read by history_floor_date at run time)
 -- Windowed daily features per stock and trading row, on back-adjusted prices and volume
 -- adjusted as raw volume / adj_factor. Windows count the stock's own trading rows: a suspended
 -- day is not a row, and the first row after a halt (or a relisting) continues the windows of the
@@ -23,7 +25,7 @@ new_rows as (
 
 -- The longest look-back is 20 rows (returns_20d, volatility_20d).
 window_input as (
-    {{ window_input('prices', 'new_rows', 20) }}
+    {{ window_input('prices', 'new_rows', 20, bounded=true) }}
 ),
 
 with_returns as (
