@@ -1,5 +1,7 @@
 -- depends_on: {{ ref('int_prices__daily') }}, {{ ref('int_security__trading_gaps') }},
 --     {{ ref('dim_trading_calendar') }} (read by history_floor_date at run time)
+-- depends_on: {{ ref('int_features__smoothed') }}, for scheduling only: each DuckDB query already uses
+--     every core, and the two full builds side by side took 10% longer than one after the other.
 -- Windowed daily features per stock and trading row, on back-adjusted prices and volume
 -- adjusted as raw volume / adj_factor. Windows count the stock's own trading rows: a suspended
 -- day is not a row, and the first row after a halt (or a relisting) continues the windows of the
