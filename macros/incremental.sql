@@ -4,10 +4,10 @@
     for each stock with new rows, the n_rows rows just before its first new one, read back from
     `history`; `is_new` marks the rows to keep. Because rows are counted per stock (not by date),
     the history is exact however long the stock was suspended, and the windowed values equal a
-    full build's (the prefix property). With `bounded`, the history is read from
-    history_floor_date on (the model must declare its dependencies, see there); without it, the
-    whole history is joined (int_returns__daily, which the gaps table is built from). -#}
-{% macro window_input(history, new_rows, n_rows, bounded=false) -%}
+    full build's (the prefix property). `floor_date` (a date literal from history_floor_date or
+    previous_row_floor_date) bounds the history read by date, so the scan skips older row groups
+    instead of joining every row ever built. -#}
+{% macro window_input(history, new_rows, n_rows, floor_date) -%}
     select
         *,
         true as is_new
@@ -29,9 +29,7 @@
                 h.ts_code = f.ts_code
                 and h.stock_row_number >= f.first_new_row - {{ n_rows | int }}
                 and h.stock_row_number < f.first_new_row
-        {%- if bounded %}
-        where h.trade_date >= {{ history_floor_date('first_new_row - ' ~ (n_rows | int)) }}
-        {%- endif %}
+        where h.trade_date >= {{ floor_date }}
     {% endif %}
 {%- endmacro %}
 
@@ -85,6 +83,22 @@
             select strftime(coalesce(min(c.trade_date), {{ mark }}), '%Y-%m-%d')
             from {{ ref('dim_trading_calendar') }} as c
             where c.trading_day_index = (select min(floor_index) from floors)
+        {%- endset -%}
+        date '{{ run_query(query).columns[0].values()[0] }}'
+    {%- else -%}
+        {{ mark }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The same bound for a model that reads only each new row's previous row: the oldest
+    prev_trade_date of the new rows of int_prices__daily (the watermark when none has one). -#}
+{% macro previous_row_floor_date() -%}
+    {%- set mark = watermark_literal() -%}
+    {%- if execute and mark != 'null' -%}
+        {%- set query -%}
+            select strftime(coalesce(min(prev_trade_date), {{ mark }}), '%Y-%m-%d')
+            from {{ ref('int_prices__daily') }}
+            where trade_date > {{ mark }}
         {%- endset -%}
         date '{{ run_query(query).columns[0].values()[0] }}'
     {%- else -%}

@@ -27,7 +27,7 @@ new_rows as (
 
 -- The longest look-back is 20 rows (returns_20d, volatility_20d).
 window_input as (
-    {{ window_input('prices', 'new_rows', 20, bounded=true) }}
+    {{ window_input('prices', 'new_rows', 20, history_floor_date('first_new_row - 20')) }}
 ),
 
 with_returns as (

@@ -3,7 +3,9 @@
 -- vwap, turnover) is computed in int_prices__adjusted, a view, so a full build writes 16
 -- columns instead of 24.
 -- stock_row_number counts the stock's own trading rows, so windows of n rows and the previous
--- row are exact, however long a suspension lasted.
+-- row are exact, however long a suspension lasted. prev_trade_date, the date of the stock's
+-- previous row, tells an incremental run how far back the previous rows of its new rows lie
+-- (previous_row_floor_date), so it reads those days instead of the whole history.
 
 with daily as (
     select
@@ -52,7 +54,8 @@ basic as (
     rows_before as (
         select
             ts_code,
-            max(stock_row_number) as n_rows
+            max(stock_row_number) as n_rows,
+            max(trade_date) as last_trade_date
         from {{ this }}
         group by ts_code
     ),
@@ -64,11 +67,17 @@ numbered as (
         d.ts_code,
         d.trade_date,
         {% if is_incremental() %}coalesce(p.n_rows, 0) + {% endif %}
-        row_number() over (partition by d.ts_code order by d.trade_date) as stock_row_number
+        row_number() over by_stock as stock_row_number,
+        {% if is_incremental() %}
+            coalesce(lag(d.trade_date) over by_stock, p.last_trade_date) as prev_trade_date
+        {% else %}
+            lag(d.trade_date) over by_stock as prev_trade_date
+        {% endif %}
     from daily as d
     {% if is_incremental() %}
         left join rows_before as p on d.ts_code = p.ts_code
     {% endif %}
+    window by_stock as (partition by d.ts_code order by d.trade_date)
 )
 
 select
@@ -77,6 +86,7 @@ select
     d.trade_date,
     c.trading_day_index,
     n.stock_row_number,
+    n.prev_trade_date,
     -- raw prices, CNY
     d.open,
     d.high,

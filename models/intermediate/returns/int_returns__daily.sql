@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_prices__daily') }} (read by previous_row_floor_date at run time)
 -- Daily total returns through adj_factor: one row per stock and trading day, measured from the
 -- stock's previous trading row. After a suspension the return spans gap_trading_days days (the
 -- risk-free return is compounded over the gap); on a stock's first row it is null (the IPO
@@ -20,7 +21,7 @@ new_rows as (
 ),
 
 window_input as (
-    {{ window_input('prices', 'new_rows', 1) }}
+    {{ window_input('prices', 'new_rows', 1, previous_row_floor_date()) }}
 ),
 
 with_previous as (
