@@ -26,8 +26,8 @@
 
 {#- Position of a day in its block of `block` days (0 .. block - 1, also for the padding's
     negative indices). -#}
-{% macro block_offset(block) -%}
-    (((trading_day_index % {{ block }}) + {{ block }}) % {{ block }})
+{% macro block_offset(block, index='trading_day_index') -%}
+    ((({{ index }} % {{ block }}) + {{ block }}) % {{ block }})
 {%- endmacro %}
 
 {#- lambda^-(position in block): scales a term to its block. -#}
