@@ -18,8 +18,11 @@
 {%- endmacro %}
 
 {#- Per stock and known_date on which some version became known: the newest period and the
-    newest fiscal year (end_date on 12-31) known by then. -#}
-{% macro pit_events(versions) -%}
+    newest fiscal year (end_date on 12-31) known by then. With `built_through` (a date literal, the
+    newest trading day already built), only the events a later trading day can still use: per
+    stock, its newest event known by then and every later one (a day uses the newest event known
+    before it). The versions are all read either way: an event's values look back five years. -#}
+{% macro pit_events(versions, built_through='null') -%}
     select
         ts_code,
         known_date,
@@ -37,6 +40,12 @@
         )
     )
     group by ts_code, known_date
+    {%- if built_through != 'null' %}
+        qualify known_date >= coalesce(
+            max(known_date) filter (where known_date <= {{ built_through }}) over (partition by ts_code),
+            known_date
+        )
+    {%- endif %}
 {%- endmacro %}
 
 {#- The value of each (event, role, period) query as known on the event's known_date: the

@@ -1,6 +1,10 @@
 -- Point-in-time fundamentals per stock and day it traded (docs/cne5-choices.md): on D, each
 -- statement's newest period known before D, every period at its newest version known before D.
 -- Amounts in CNY. Each statement table has its own current period.
+-- An incremental run computes only the events its new days can use (pit_events); the versions
+-- they look up are read in full (a few rows per stock and quarter).
+
+{% set built_through = watermark_literal() %}
 
 with new_rows as (
     select
@@ -25,15 +29,15 @@ cashflow_versions as (
 ),
 
 income_events as (
-    {{ pit_events('income_versions') }}
+    {{ pit_events('income_versions', built_through) }}
 ),
 
 balance_events as (
-    {{ pit_events('balance_versions') }}
+    {{ pit_events('balance_versions', built_through) }}
 ),
 
 cashflow_events as (
-    {{ pit_events('cashflow_versions') }}
+    {{ pit_events('cashflow_versions', built_through) }}
 ),
 
 -- The periods each event needs: the current one, the last fiscal year before it, the prior
