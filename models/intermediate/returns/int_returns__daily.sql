@@ -63,3 +63,6 @@ select
     prev_total_mv
 from with_previous
 where is_new
+-- Written in date order, so that a read of a range of days (the Barra return windows reach 525
+-- days back) skips the other row groups by their zonemaps; the window above emits stock by stock.
+order by trade_date
