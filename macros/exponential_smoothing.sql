@@ -59,8 +59,7 @@
     History rows come from `history`, with the block totals stored on block-end rows of this
     model (state_<name>; null on the other rows, which need none). Both are read from
     history_floor_date on (a constant filter DuckDB applies in the scans), so the model declares
-    `-- depends_on:` its three relations. A full build has no
-    history rows. -#}
+    `-- depends_on:` its three relations. A full build has no history rows. -#}
 {% macro ema_window_input(history, new_rows, seed_rows, block_sizes, states) -%}
     select
         *,

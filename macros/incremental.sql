@@ -44,63 +44,67 @@
         index(row n) = index(first new row) - (first new row - n)
                        - sum(gap_trading_days - 1 over the gaps ending after row n, up to the first new row)
     exactly. Only the new rows, the gaps table and the calendar are read. A model that calls it
-    declares `-- depends_on:` int_prices__daily, int_security__trading_gaps and dim_trading_calendar (the refs here
-    run only at execution). In a full build: the build's own null watermark, no history. -#}
+    declares `-- depends_on:` int_prices__daily, int_security__trading_gaps and dim_trading_calendar
+    (the refs here run only at execution). In a full build: the null watermark, no history. -#}
 {% macro history_floor_date(first_needed_row) -%}
     {%- set mark = watermark_literal() -%}
-    {%- if execute and mark != 'null' -%}
-        {%- set query -%}
-            with firsts as (
-                select
-                    ts_code,
-                    min(stock_row_number) as first_new_row,
-                    min(trading_day_index) as first_new_index
-                from {{ ref('int_prices__daily') }}
-                where trade_date > {{ mark }}
-                group by ts_code
-            ),
+    {%- set query -%}
+        with firsts as (
+            select
+                ts_code,
+                min(stock_row_number) as first_new_row,
+                min(trading_day_index) as first_new_index
+            from {{ ref('int_prices__daily') }}
+            where trade_date > {{ mark }}
+            group by ts_code
+        ),
 
-            needed as (
-                select
-                    *,
-                    greatest({{ first_needed_row }}, 1) as needed_row
-                from firsts
-            ),
+        needed as (
+            select
+                *,
+                greatest({{ first_needed_row }}, 1) as needed_row
+            from firsts
+        ),
 
-            floors as (
-                select
-                    n.first_new_index - (n.first_new_row - n.needed_row)
-                    - coalesce(sum(g.gap_trading_days - 1), 0) as floor_index
-                from needed as n
-                left join {{ ref('int_security__trading_gaps') }} as g
-                    on
-                        n.ts_code = g.ts_code
-                        and g.stock_row_number > n.needed_row
-                        and g.stock_row_number <= n.first_new_row
-                group by n.ts_code, n.first_new_index, n.first_new_row, n.needed_row
-            )
+        floors as (
+            select
+                n.first_new_index - (n.first_new_row - n.needed_row)
+                - coalesce(sum(g.gap_trading_days - 1), 0) as floor_index
+            from needed as n
+            left join {{ ref('int_security__trading_gaps') }} as g
+                on
+                    n.ts_code = g.ts_code
+                    and g.stock_row_number > n.needed_row
+                    and g.stock_row_number <= n.first_new_row
+            group by n.ts_code, n.first_new_index, n.first_new_row, n.needed_row
+        )
 
-            select strftime(coalesce(min(c.trade_date), {{ mark }}), '%Y-%m-%d')
-            from {{ ref('dim_trading_calendar') }} as c
-            where c.trading_day_index = (select min(floor_index) from floors)
-        {%- endset -%}
-        date '{{ run_query(query).columns[0].values()[0] }}'
-    {%- else -%}
-        {{ mark }}
-    {%- endif -%}
+        select strftime(min(c.trade_date), '%Y-%m-%d')
+        from {{ ref('dim_trading_calendar') }} as c
+        where c.trading_day_index = (select min(floor_index) from floors)
+    {%- endset -%}
+    {{ floor_date_literal(query, mark) }}
 {%- endmacro %}
 
 {#- The same bound for a model that reads only each new row's previous row: the oldest
     prev_trade_date of the new rows of int_prices__daily (the watermark when none has one). -#}
 {% macro previous_row_floor_date() -%}
     {%- set mark = watermark_literal() -%}
+    {%- set query -%}
+        select strftime(min(prev_trade_date), '%Y-%m-%d')
+        from {{ ref('int_prices__daily') }}
+        where trade_date > {{ mark }}
+    {%- endset -%}
+    {{ floor_date_literal(query, mark) }}
+{%- endmacro %}
+
+{#- The date a floor query returns (YYYY-MM-DD, from our own tables), as a literal; the watermark
+    when it returns null (no history row is needed) or in a full build (the watermark is then null,
+    and nothing is queried). -#}
+{% macro floor_date_literal(query, mark) -%}
     {%- if execute and mark != 'null' -%}
-        {%- set query -%}
-            select strftime(coalesce(min(prev_trade_date), {{ mark }}), '%Y-%m-%d')
-            from {{ ref('int_prices__daily') }}
-            where trade_date > {{ mark }}
-        {%- endset -%}
-        date '{{ run_query(query).columns[0].values()[0] }}'
+        {%- set floor = run_query(query).columns[0].values()[0] -%}
+        {{ "date '" ~ floor ~ "'" if floor else mark }}
     {%- else -%}
         {{ mark }}
     {%- endif -%}

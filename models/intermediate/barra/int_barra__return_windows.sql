@@ -54,6 +54,23 @@
 {% set plain = [('log_return', 'l', log_return_bits), ('turnover', 'turnover', turnover_bits)] %}
 {#- Counts of non-null values: (name, expression, window). -#}
 {% set counted = [('pair', 'pair', beta_t), ('present', 'e', dastd_t), ('log_return', 'l', rstr_t)] %}
+{#- Each row's terms, on both paths: the integers every window sum adds up. -#}
+{% set scale_columns -%}
+    {%- for key, half_life, block in decays %}
+        {{ block_scale(half_life, block) }} as scale_{{ key }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endset %}
+{% set term_columns -%}
+    {%- for name, expression, key in weighted %}
+        {{ exact_term(expression, ew_bits, 'scale_' ~ key) }} as term_{{ name }},
+    {%- endfor %}
+    {%- for name, expression, bits in plain %}
+        {{ exact_term(expression, bits) }} as term_{{ name }},
+    {%- endfor %}
+    {%- for name, expression, _ in counted %}
+        {{ expression }} as counted_{{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endset %}
 
 with returns as (
     select
@@ -113,17 +130,13 @@ pairs as (
         select
             ts_code,
             trading_day_index,
-            {%- for name, expression, key in weighted %}
-                {{ exact_term(expression, ew_bits, block_scale(decays_by_key[key][0], block_of[key])) }}
-                as term_{{ name }},
-            {%- endfor %}
-            {%- for name, expression, bits in plain %}
-                {{ exact_term(expression, bits) }} as term_{{ name }},
-            {%- endfor %}
-            {%- for name, expression, _ in counted %}
-                {{ expression }} as counted_{{ name }}{{ "," if not loop.last }}
-            {%- endfor %}
-        from pairs
+            {{ term_columns }}
+        from (
+            select
+                *,
+                {{ scale_columns }}
+            from pairs
+        )
     ),
 
     -- A new row a and, for RSTR, the day b = a - lag its window ends on (a grid day, traded or not).
@@ -258,21 +271,11 @@ terms as (
         trading_day_index,
         trade_date,
         is_stock_start,
-        {%- for name, expression, key in weighted %}
-            {{ exact_term(expression, ew_bits, 'scale_' ~ key) }} as term_{{ name }},
-        {%- endfor %}
-        {%- for name, expression, bits in plain %}
-            {{ exact_term(expression, bits) }} as term_{{ name }},
-        {%- endfor %}
-        {%- for name, expression, _ in counted %}
-            {{ expression }} as counted_{{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ term_columns }}
     from (
         select
             *,
-            {%- for key, half_life, block in decays %}
-                {{ block_scale(half_life, block) }} as scale_{{ key }}{{ "," if not loop.last }}
-            {%- endfor %}
+            {{ scale_columns }}
         from gridded
     )
     order by ts_code, trading_day_index
