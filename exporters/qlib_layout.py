@@ -68,8 +68,13 @@ def symbol_dir(root: Path, symbol: str) -> Path:
     return Path(root) / "features" / symbol.lower()
 
 
+def bin_name(field: str) -> str:
+    """A field's file name in its symbol's folder."""
+    return f"{field.lower()}{BIN_SUFFIX}"
+
+
 def feature_path(root: Path, symbol: str, field: str) -> Path:
-    return symbol_dir(root, symbol) / f"{field.lower()}{BIN_SUFFIX}"
+    return symbol_dir(root, symbol) / bin_name(field)
 
 
 # --- calendar and instruments text ---------------------------------------------------------------------------

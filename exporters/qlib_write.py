@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from .qlib_layout import BIN_SUFFIX, FLOAT, BinFile, QlibExportError, append_bin, create_bin, symbol_dir
+from .qlib_layout import FLOAT, BinFile, QlibExportError, append_bin, bin_name, create_bin, symbol_dir
 from .qlib_plan import ExportPlan, MartPlan
 from .qlib_source import Mart, days_of, stream_rows
 
@@ -101,7 +101,7 @@ def symbol_writes(
     folder = str(symbol_dir(root, symbol))
     return [
         FileWrite(
-            path=f"{folder}/{name.lower()}{BIN_SUFFIX}",
+            path=os.path.join(folder, bin_name(name)),
             start=None if previous_end[j] >= 0 else first,
             values=dense[j, int(starts[j]) - low :],
         )
