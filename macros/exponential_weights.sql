@@ -56,21 +56,42 @@
         + 9223372036854775808)
 {%- endmacro %}
 
+{#- An exact integer sum scaled back to a double. -#}
+{% macro exact_value(integer, bits) -%}
+    (cast({{ integer }} as double) / {{ 2 ** bits }}.0)
+{%- endmacro %}
+
 {#- An exact window sum scaled back to a double: the difference of two running totals. -#}
 {% macro total_difference(total, earlier, bits) -%}
-    (cast({{ total }} - {{ earlier }} as double) / {{ 2 ** bits }}.0)
+    {{ exact_value(total ~ ' - ' ~ earlier, bits) }}
+{%- endmacro %}
+
+{#- The weights of the two parts of an exponentially weighted window sum (see the header) for the
+    day `index`: near = lambda^o (1 - lambda^T) on the part in its block, far = lambda^(o + T) on
+    the whole window. -#}
+{% macro ew_near(half_life, block, index='trading_day_index') -%}
+    pow({{ ew_lambda(half_life) }}, {{ block_offset(block, index) }}) * (1 - pow({{ ew_lambda(half_life) }}, {{ block }}))
+{%- endmacro %}
+
+{% macro ew_far(half_life, block, index='trading_day_index') -%}
+    pow({{ ew_lambda(half_life) }}, {{ block_offset(block, index) }} + {{ block }})
+{%- endmacro %}
+
+{#- S = near C + far W from the integer sums W (the whole window) and C (its part in the day's
+    block; on a block's last day that part is the whole window). -#}
+{% macro ew_combine(whole, part, block, bits, near, far, index='trading_day_index') -%}
+    (
+        {{ near }} * (case
+            when {{ block_offset(block, index) }} = {{ block - 1 }} then {{ exact_value(whole, bits) }}
+            else {{ exact_value(part, bits) }}
+        end)
+        + {{ far }} * {{ exact_value(whole, bits) }}
+    )
 {%- endmacro %}
 
 {#- The exponentially weighted sum over the window of T = block days ending at this row, from the
     running total, the total T days back and the total at the latest block end (see the header).
-    `near` = lambda^o (1 - lambda^T) and `far` = lambda^(o + T), computed once per row. -#}
+    `near` and `far` (ew_near, ew_far) are computed once per row. -#}
 {% macro ew_window_sum(total, back, block_end, block, bits, near, far) -%}
-    {%- set whole = total_difference(total, back, bits) -%}
-    (
-        {{ near }} * (case
-            when {{ block_offset(block) }} = {{ block - 1 }} then {{ whole }}
-            else {{ total_difference(total, block_end, bits) }}
-        end)
-        + {{ far }} * {{ whole }}
-    )
+    {{ ew_combine(total ~ ' - ' ~ back, total ~ ' - ' ~ block_end, block, bits, near, far) }}
 {%- endmacro %}

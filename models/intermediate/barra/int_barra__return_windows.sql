@@ -44,10 +44,10 @@
     ('rstr_unlagged', 'l', 'rstr'),
 ] %}
 {% set block_of = {} %}
-{% set decays_by_key = {} %}
+{% set half_life_of = {} %}
 {% for key, half_life, block in decays %}
     {% do block_of.update({key: block}) %}
-    {% do decays_by_key.update({key: (half_life, block)}) %}
+    {% do half_life_of.update({key: half_life}) %}
 {% endfor %}
 {#- Plain sums: (name, expression, bits). Log returns at 2^-50, turnover at 2^-60. -#}
 {% set log_return_bits, turnover_bits = 50, 60 %}
@@ -197,8 +197,8 @@ pairs as (
         group by n.ts_code, n.trade_date, n.trading_day_index, n.rstr_end
     ),
 
-    -- The same double arithmetic as ew_window_sum and total_difference on the full path, with
-    -- RSTR's at b (where the full path computes it before lagging it to a).
+    -- The same double arithmetic as the full path (its ew_window_sum and total_difference are
+    -- ew_combine and exact_value too), with RSTR's at b (the full path computes it there and lags it).
     statistics as (
         select
             ts_code,
@@ -208,25 +208,18 @@ pairs as (
             count_present,
             rstr_observations,
             {%- for name, _, key in weighted %}
-                {%- set block = block_of[key] %}
+                {%- set block, half_life = block_of[key], half_life_of[key] %}
                 {%- set last = 'rstr_end' if key == 'rstr' else 'trading_day_index' %}
-                {%- set lam = ew_lambda(decays_by_key[key][0]) %}
-                {%- set whole = '(cast(whole_' ~ name ~ ' as double) / ' ~ 2 ** ew_bits ~ '.0)' %}
-                (
-                    pow({{ lam }}, {{ block_offset(block, last) }}) * (1 - pow({{ lam }}, {{ block }}))
-                    * (case
-                        when {{ block_offset(block, last) }} = {{ block - 1 }} then {{ whole }}
-                        else (cast(part_{{ name }} as double) / {{ 2 ** ew_bits }}.0)
-                    end)
-                    + pow({{ lam }}, {{ block_offset(block, last) }} + {{ block }}) * {{ whole }}
-                ) as {{ 'rstr_sum' if name == 'rstr_unlagged' else name }},
+                {{ ew_combine(
+                    'whole_' ~ name, 'part_' ~ name, block, ew_bits,
+                    ew_near(half_life, block, last), ew_far(half_life, block, last), last
+                ) }} as {{ 'rstr_sum' if name == 'rstr_unlagged' else name }},
             {%- endfor %}
             {%- for tau in range(1, months + 1) %}
-                (cast(sum_{{ tau }}m_log_return as double) / {{ 2 ** log_return_bits }}.0)
-                as cumulative_log_return_{{ tau }}m,
+                {{ exact_value('sum_' ~ tau ~ 'm_log_return', log_return_bits) }} as cumulative_log_return_{{ tau }}m,
             {%- endfor %}
             {%- for tau in [1, 3, 12] %}
-                (cast(sum_{{ tau }}m_turnover as double) / {{ 2 ** turnover_bits }}.0) as turnover_{{ tau }}m
+                {{ exact_value('sum_' ~ tau ~ 'm_turnover', turnover_bits) }} as turnover_{{ tau }}m
                 {{- "," if not loop.last }}
             {%- endfor %}
         from window_integers
@@ -347,9 +340,8 @@ sums as (
         select
             *,
             {%- for key, half_life, block in decays %}
-                pow({{ ew_lambda(half_life) }}, {{ block_offset(block) }})
-                * (1 - pow({{ ew_lambda(half_life) }}, {{ block }})) as near_{{ key }},
-                pow({{ ew_lambda(half_life) }}, {{ block_offset(block) }} + {{ block }}) as far_{{ key }}
+                {{ ew_near(half_life, block) }} as near_{{ key }},
+                {{ ew_far(half_life, block) }} as far_{{ key }}
                 {{- "," if not loop.last }}
             {%- endfor %}
         from anchors
