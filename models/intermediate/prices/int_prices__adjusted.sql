@@ -8,6 +8,7 @@ select
     trade_date,
     trading_day_index,
     stock_row_number,
+    prev_trade_date,
     -- raw prices, CNY
     open,
     high,

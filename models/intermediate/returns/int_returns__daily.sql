@@ -10,6 +10,7 @@ with prices as (
         trade_date,
         trading_day_index,
         stock_row_number,
+        prev_trade_date,
         adj_close,
         total_mv
     from {{ ref('int_prices__adjusted') }}
@@ -33,7 +34,7 @@ with_previous as (
         adj_close,
         total_mv,
         is_new,
-        lag(trade_date) over by_stock as prev_trade_date,
+        prev_trade_date,
         trading_day_index - lag(trading_day_index) over by_stock as gap_trading_days,
         lag(adj_close) over by_stock as prev_adj_close,
         lag(total_mv) over by_stock as prev_total_mv
