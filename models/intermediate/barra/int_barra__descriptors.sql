@@ -107,3 +107,5 @@ select
     case when total_assets > 0 then (long_term_debt + current_liabilities) / total_assets end as dtoa,
     case when book_equity > 0 then (book_equity + preferred + long_term_debt) / book_equity end as blev
 from cmra_range
+-- Date order: fct_barra_exposures reads one batch of dates at a time (see int_barra__universe).
+order by trade_date, ts_code

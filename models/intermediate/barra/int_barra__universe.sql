@@ -88,3 +88,6 @@ left join {{ ref('industry_factor_map') }} as i
     on m.l1_code = i.l1_code
 left join {{ ref('stg_tushare__stock_basic') }} as b
     on w.ts_code = b.ts_code
+-- Date order: fct_barra_exposures reads one batch of dates at a time, and a table written in
+-- stock order would make every batch scan every row group.
+order by w.trade_date, w.ts_code
