@@ -32,30 +32,79 @@ span_starts as (
     where g.breaks_listing_span
 ),
 
-with_span as (
+-- A stock's listing span and Shenwan membership change only on a few dates (span starts, in_date
+-- and out_date of its membership spells): its breakpoints. Each day takes the state of its latest
+-- breakpoint, so one as-of join of the rows with this small timeline replaces a range join of
+-- every row with every spell.
+members as (
     select
-        n.*,
-        s.span_start,
-        n.trading_day_index - s.span_start_index as span_age_days
-    from new_rows as n
-    asof inner join span_starts as s
-        on n.ts_code = s.ts_code and n.trade_date >= s.span_start
+        ts_code,
+        l1_code,
+        in_date,
+        out_date
+    from {{ ref('stg_tushare__index_member_all') }}
 ),
 
--- Shenwan level-1 membership on D: in_date <= D < out_date; overlapping spells resolve to the
--- newest in_date.
-memberships as (
+breakpoints as (
     select
-        w.ts_code,
-        w.trade_date,
+        ts_code,
+        span_start as breakpoint
+    from span_starts
+    union
+    select
+        ts_code,
+        in_date
+    from members
+    union
+    select
+        ts_code,
+        out_date
+    from members
+    where out_date is not null
+),
+
+-- Shenwan level-1 membership from a breakpoint on: in_date <= D < out_date; overlapping spells
+-- resolve to the newest in_date.
+membership_timeline as (
+    select
+        b.ts_code,
+        b.breakpoint,
         arg_max(m.l1_code, m.in_date) as l1_code
-    from with_span as w
-    inner join {{ ref('stg_tushare__index_member_all') }} as m
+    from breakpoints as b
+    left join members as m
         on
-            w.ts_code = m.ts_code
-            and w.trade_date >= m.in_date
-            and (m.out_date is null or w.trade_date < m.out_date)
-    group by w.ts_code, w.trade_date
+            b.ts_code = m.ts_code
+            and b.breakpoint >= m.in_date
+            and (m.out_date is null or b.breakpoint < m.out_date)
+    group by b.ts_code, b.breakpoint
+),
+
+-- Every breakpoint on or after a stock's first span start has a span.
+timeline as (
+    select
+        t.ts_code,
+        t.breakpoint,
+        t.l1_code,
+        s.span_start,
+        s.span_start_index,
+        lead(t.breakpoint) over (partition by t.ts_code order by t.breakpoint) as next_breakpoint
+    from membership_timeline as t
+    asof inner join span_starts as s
+        on t.ts_code = s.ts_code and t.breakpoint >= s.span_start
+),
+
+with_state as (
+    select
+        n.*,
+        t.span_start,
+        n.trading_day_index - t.span_start_index as span_age_days,
+        t.l1_code
+    from new_rows as n
+    inner join timeline as t
+        on
+            n.ts_code = t.ts_code
+            and n.trade_date >= t.breakpoint
+            and (t.next_breakpoint is null or n.trade_date < t.next_breakpoint)
 )
 
 select
@@ -71,7 +120,7 @@ select
     sqrt(w.total_mv) as regression_weight,
     -- classification
     b.exchange,
-    m.l1_code,
+    w.l1_code,
     i.factor_industry,
     -- estimation universe
     coalesce(
@@ -81,11 +130,9 @@ select
         and b.exchange in ('SSE', 'SZSE'),
         false
     ) as in_estu
-from with_span as w
-left join memberships as m
-    on w.ts_code = m.ts_code and w.trade_date = m.trade_date
+from with_state as w
 left join {{ ref('industry_factor_map') }} as i
-    on m.l1_code = i.l1_code
+    on w.l1_code = i.l1_code
 left join {{ ref('stg_tushare__stock_basic') }} as b
     on w.ts_code = b.ts_code
 -- Date order: fct_barra_exposures reads one batch of dates at a time, and a table written in
