@@ -1,5 +1,3 @@
--- depends_on: {{ ref('int_barra__market_return') }}, for scheduling only: the return windows'
--- full build streams on one core, so this model runs beside it instead of before it.
 -- Point-in-time fundamentals per stock and day it traded (docs/cne5-choices.md): on D, each
 -- statement's newest period known before D, every period at its newest version known before D.
 -- Amounts in CNY. Each statement table has its own current period.

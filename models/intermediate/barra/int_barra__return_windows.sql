@@ -1,3 +1,5 @@
+-- depends_on: {{ ref('int_barra__fundamentals') }}, for scheduling only: the two full builds side
+--     by side exceed the memory limit (profiles.yml) they share in one DuckDB process.
 -- Time-series statistics of the price descriptors per stock and day it traded, over windows of
 -- market trading days (docs/cne5-choices.md; macros/exponential_weights.sql):
 --   BETA/HSIGMA: exponentially weighted moments of the one-day excess return e and the market's
