@@ -61,11 +61,6 @@
     (cast({{ integer }} as double) / {{ 2 ** bits }}.0)
 {%- endmacro %}
 
-{#- An exact window sum scaled back to a double: the difference of two running totals. -#}
-{% macro total_difference(total, earlier, bits) -%}
-    {{ exact_value(total ~ ' - ' ~ earlier, bits) }}
-{%- endmacro %}
-
 {#- The weights of the two parts of an exponentially weighted window sum (see the header) for the
     day `index`: near = lambda^o (1 - lambda^T) on the part in its block, far = lambda^(o + T) on
     the whole window. -#}
@@ -87,11 +82,4 @@
         end)
         + {{ far }} * {{ exact_value(whole, bits) }}
     )
-{%- endmacro %}
-
-{#- The exponentially weighted sum over the window of T = block days ending at this row, from the
-    running total, the total T days back and the total at the latest block end (see the header).
-    `near` and `far` (ew_near, ew_far) are computed once per row. -#}
-{% macro ew_window_sum(total, back, block_end, block, bits, near, far) -%}
-    {{ ew_combine(total ~ ' - ' ~ back, total ~ ' - ' ~ block_end, block, bits, near, far) }}
 {%- endmacro %}
