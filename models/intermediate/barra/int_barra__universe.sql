@@ -34,8 +34,8 @@ span_starts as (
 
 -- A stock's listing span and Shenwan membership change only on a few dates (span starts, in_date
 -- and out_date of its membership spells): its breakpoints. Each day takes the state of its latest
--- breakpoint, so one as-of join of the rows with this small timeline replaces a range join of
--- every row with every spell.
+-- breakpoint, so one join of the rows with the intervals of this small timeline replaces an as-of
+-- join and a range join of every row with every spell (28 s -> 7 s for 24.6 M rows).
 members as (
     select
         ts_code,
