@@ -45,11 +45,12 @@
     ('dastd_syy', 'e * e', 'dastd'),
     ('rstr_unlagged', 'l', 'rstr'),
 ] %}
+{#- Each decay's block, and the day its window ends on: the row's own day, RSTR's b = a - lag. -#}
 {% set block_of = {} %}
-{% set half_life_of = {} %}
-{% for key, half_life, block in decays %}
+{% set window_end_of = {} %}
+{% for key, _, block in decays %}
     {% do block_of.update({key: block}) %}
-    {% do half_life_of.update({key: half_life}) %}
+    {% do window_end_of.update({key: 'rstr_end' if key == 'rstr' else 'trading_day_index'}) %}
 {% endfor %}
 {#- Plain sums: (name, expression, bits). Log returns at 2^-50, turnover at 2^-60. -#}
 {% set log_return_bits, turnover_bits = 50, 60 %}
@@ -161,7 +162,7 @@ pairs as (
             n.rstr_end,
             {%- for name, _, key in weighted %}
                 {%- set block = block_of[key] %}
-                {%- set last = 'n.rstr_end' if key == 'rstr' else 'n.trading_day_index' %}
+                {%- set last = 'n.' ~ window_end_of[key] %}
                 coalesce(sum(h.term_{{ name }}) filter (
                     where h.trading_day_index <= {{ last }} and h.trading_day_index > {{ last }} - {{ block }}
                 ), 0) as whole_{{ name }},
@@ -348,9 +349,9 @@ statistics as (
         count_present,
         rstr_observations,
         {%- for name, _, key in weighted %}
-            {%- set block, half_life = block_of[key], half_life_of[key] %}
-            {%- set last = 'rstr_end' if key == 'rstr' else 'trading_day_index' %}
-            {{ ew_combine('whole_' ~ name, 'part_' ~ name, block, ew_bits, 'near_' ~ key, 'far_' ~ key, last) }}
+            {{ ew_combine(
+                'whole_' ~ name, 'part_' ~ name, block_of[key], ew_bits, 'near_' ~ key, 'far_' ~ key, window_end_of[key]
+            ) }}
             as {{ 'rstr_sum' if name == 'rstr_unlagged' else name }},
         {%- endfor %}
         {%- for tau in range(1, months + 1) %}
@@ -364,9 +365,8 @@ statistics as (
         select
             *,
             {%- for key, half_life, block in decays %}
-                {%- set last = 'rstr_end' if key == 'rstr' else 'trading_day_index' %}
-                {{ ew_near(half_life, block, last) }} as near_{{ key }},
-                {{ ew_far(half_life, block, last) }} as far_{{ key }}{{ "," if not loop.last }}
+                {{ ew_near(half_life, block, window_end_of[key]) }} as near_{{ key }},
+                {{ ew_far(half_life, block, window_end_of[key]) }} as far_{{ key }}{{ "," if not loop.last }}
             {%- endfor %}
         from {{ 'window_integers' if newest_built != 'null' else 'window_integers_lagged' }}
     )
