@@ -85,8 +85,9 @@ class DbtRun:
     target_path: Path
 
 
-def dbt_executable() -> str:
-    return str(Path(sys.executable).with_name("dbt"))
+def dbt_command() -> list[str]:
+    """dbt's command line, through ops.dbt_main (same arguments, output and exit codes; a faster exit)."""
+    return [sys.executable, "-m", "ops.dbt_main"]
 
 
 def run_dbt(
@@ -105,7 +106,7 @@ def run_dbt(
     """
     target = target_path or PROJECT_ROOT / "target"
     args = [
-        dbt_executable(),
+        *dbt_command(),
         *command,
         "--project-dir",
         str(PROJECT_ROOT),
