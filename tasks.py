@@ -152,6 +152,7 @@ def bench(
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
     bench = Bench(int(stocks), int(days), int(seed), paths, bench_dir / f"bench_{stamp}.json")
     gen = ["demo-data", "--stocks", str(stocks), "--days", str(days), "--seed", str(seed)]
+    bench.check_machine("before")
     if bench.stage("generate", [invoke, *gen], 180).returncode == 0:
         # The history is built without the last day, which then lands as per-day files: the
         # shape of a real daily update (no as-of date, so dbt's partial parsing holds).
@@ -171,7 +172,10 @@ def bench(
                 break
             if name == QLIB_FULL_STAGE:
                 bench.note_rate(name, "qlib values", qlib_values_written(paths.exports_dir / "qlib"))
+    bench.check_machine("after")
     print(format_table(bench.results))
+    checks = ", ".join(f"{k} {v:.3f} s" for k, v in bench.machine_check.items())
+    print(f"machine check (ops.bench.MACHINE_CHECK_SQL, best of 5): {checks}; compare benches only at like speeds")
     print(f"report: {bench.out_file}")
     if not keep:
         shutil.rmtree(paths.data_dir, ignore_errors=True)

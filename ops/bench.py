@@ -50,6 +50,38 @@ def measure(
     return StageResult(stage, round(wall, 2), round(rusage.ru_maxrss / 1024, 1), returncode, target_seconds)
 
 
+# A fixed DuckDB workload timed before and after the stages: this machine kind's speed has been
+# seen to drift by half within a day, and a bench is only comparable with another at the same speed.
+# Grouped exact (hugeint) and double sums over 4.7 M rows, like the layers' cross-sections.
+MACHINE_CHECK_SQL = """
+    select g,
+        sum(cast(x * 1152921504606846976.0 as hugeint)) filter (where keep),
+        sum(cast((x + 1) * 1152921504606846976.0 as hugeint)) filter (where keep),
+        sum(cast((x + 2) * 1152921504606846976.0 as hugeint)) filter (where keep),
+        sum(cast((x + 3) * 1152921504606846976.0 as hugeint)) filter (where keep),
+        sum(x * w) filter (where keep), sum(x * x * w) filter (where keep), sum(w) filter (where keep)
+    from machine_check group by g
+"""
+
+
+def machine_check_seconds(repeats: int = 5) -> float:
+    """Best wall time of MACHINE_CHECK_SQL on deterministic data, both cores, in memory."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        con.execute("select setseed(0.5)")
+        con.execute(
+            "create table machine_check as select (i // 4700)::int as g, random() * 6 - 3 as x, "
+            "random() > 0.05 as keep, random() * 1e11 as w from range(4700000) as r(i)"
+        )
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            con.execute(MACHINE_CHECK_SQL).fetchall()
+            best = min(best, time.perf_counter() - start)
+    return round(best, 3)
+
+
 def qlib_values_written(qlib_dir: Path) -> int:
     """The float32 values in a Qlib provider directory's feature files (each starts with a 4-byte index)."""
     return sum((f.stat().st_size - 4) // 4 for f in qlib_dir.glob("features/*/*.bin"))
@@ -75,6 +107,7 @@ class Bench:
         self.out_file = out_file
         self.log = out_file.with_suffix(".log")
         self.results: list[StageResult] = []
+        self.machine_check: dict[str, float] = {}
         out_file.parent.mkdir(parents=True, exist_ok=True)
 
     @property
@@ -98,6 +131,12 @@ class Bench:
         print(f"[bench] {stage}: {count:,} {unit}, {result.rate['per_second']:,} per second", flush=True)
         self.write()
 
+    def check_machine(self, when: str) -> None:
+        """Time the fixed workload (MACHINE_CHECK_SQL) and record it under ``when``."""
+        self.machine_check[when] = machine_check_seconds()
+        print(f"[bench] machine check ({when}): {self.machine_check[when]:.3f} s", flush=True)
+        self.write()
+
     def write(self) -> None:
         report = {
             **self.meta,
@@ -105,6 +144,7 @@ class Bench:
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
                 "python": platform.python_version(),
+                "check_seconds": self.machine_check,
             },
             "stages": [asdict(r) | {"within_target": r.within_target} for r in self.results],
         }
