@@ -7,7 +7,10 @@
 -- previous row, tells an incremental run how far back the previous rows of its new rows lie
 -- (previous_row_floor_date), so it reads those days instead of the whole history.
 
-with daily as (
+-- `not materialized`: daily is read twice (numbering, then the join back). Left to itself DuckDB
+-- materializes a CTE used twice, which in a full build means buffering all 24.6 M rows of nine
+-- columns; reading the Parquet files twice is cheaper (full build 36 -> 26 s, profiled).
+with daily as not materialized (
     select
         ts_code,
         trade_date,
