@@ -15,7 +15,8 @@
 {% materialization view, adapter='duckdb' %}
     {%- set existing = load_cached_relation(this) -%}
     {%- set target = this.incorporate(type='view') -%}
-    {%- set fingerprint = 'fw-sql-md5:' ~ local_md5(sql) -%}
+    {#- Readable where dbt docs shows the relation's comment. -#}
+    {%- set fingerprint = 'fw-sql-md5:' ~ local_md5(sql) ~ ' (the view is re-created when its SQL changes)' -%}
     {%- set unchanged = existing is not none and existing.is_view and not should_full_refresh()
         and view_comment(target) == fingerprint -%}
 
