@@ -140,7 +140,7 @@ def bench(
     c, stocks=5000, days=6000, seed=1, keep=False, data_tests=True, layers="foundation,features,barra,risk,exports"
 ):
     """Time each stage (generation, full build, one incremental day, data tests): wall and peak memory."""
-    from ops.bench import Bench, format_table, qlib_values_written
+    from ops.bench import MACHINE_CHECK_REPEATS, Bench, format_table, qlib_values_written
     from ops.landing import hold_back_last_day
 
     bench_dir = PROJECT_ROOT / "data" / "bench"
@@ -175,7 +175,10 @@ def bench(
     bench.check_machine("after")
     print(format_table(bench.results))
     checks = ", ".join(f"{k} {v:.3f} s" for k, v in bench.machine_check.items())
-    print(f"machine check (ops.bench.MACHINE_CHECK_SQL, best of 5): {checks}; compare benches only at like speeds")
+    print(
+        f"machine check (ops.bench.MACHINE_CHECK_SQL, best of {MACHINE_CHECK_REPEATS}): {checks}; "
+        "compare benches only at like speeds"
+    )
     print(f"report: {bench.out_file}")
     if not keep:
         shutil.rmtree(paths.data_dir, ignore_errors=True)

@@ -64,7 +64,10 @@ MACHINE_CHECK_SQL = """
 """
 
 
-def machine_check_seconds(repeats: int = 5) -> float:
+MACHINE_CHECK_REPEATS = 5
+
+
+def machine_check_seconds(repeats: int = MACHINE_CHECK_REPEATS) -> float:
     """Best wall time of MACHINE_CHECK_SQL on deterministic data, both cores, in memory."""
     import duckdb
 
