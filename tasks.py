@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def test(c, k=None, fast=False, workers=2):
         args += ["-k", k]
     if fast:
         args += ["-m", "not dbt"]
-    c.run(" ".join(args), pty=False)
+    c.run(shlex.join(args), pty=False)  # quoted: "-m 'not dbt'" is one marker expression
 
 
 @task
