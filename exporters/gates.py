@@ -453,17 +453,33 @@ def _dates_filter(dates: Sequence[dt.date], column: str = "trade_date") -> tuple
     return f"{column} between ? and ? and list_contains(?, {column})", [min(dates), max(dates), list(dates)]
 
 
-def read_foundation(con: duckdb.DuckDBPyConnection, dates: Sequence[dt.date]) -> dict[str, pd.DataFrame]:
-    """The foundation gate's inputs for these dates: prices, returns and price density per exchange."""
+def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+    """A query's rows through Arrow: strings as categoricals, dates as datetime64.
+
+    For the foundation gate's 24.6 M rows of a full export this is 2 to 3 times faster than ``.df()``,
+    which makes a Python string per row; GX then hashes and de-duplicates category codes, not strings.
+    """
+    table = con.execute(sql, params).to_arrow_table()
+    return table.to_pandas(strings_to_categorical=True, date_as_object=False)
+
+
+def read_foundation(
+    con: duckdb.DuckDBPyConnection, dates: Sequence[dt.date], config: Mapping
+) -> dict[str, pd.DataFrame]:
+    """The foundation gate's inputs for these dates: price and return keys, judged returns, price density.
+
+    Only the columns a rule reads or a report shows: every column is hashed by GX per batch.
+    """
     where, params = _dates_filter(dates)
-    prices = con.execute(
-        f"select ts_code, trade_date, close from intermediate.int_prices__daily where {where}", params
-    ).df()
-    returns = con.execute(
-        "select ts_code, trade_date, simple_return, gap_trading_days, stock_row_number "
-        f"from intermediate.int_returns__daily where {where}",
-        params,
-    ).df()
+    prices = read_frame(con, f"select ts_code, trade_date from intermediate.int_prices__daily where {where}", params)
+    returns = read_frame(con, f"select ts_code, trade_date from intermediate.int_returns__daily where {where}", params)
+    # A return is judged after a stock's first rows (no price limit on them) and over one trading day only.
+    judged = read_frame(
+        con,
+        "select ts_code, trade_date, simple_return, stock_row_number from intermediate.int_returns__daily "
+        f"where {where} and gap_trading_days = 1 and stock_row_number > ?",
+        [*params, int(config["foundation"]["unlimited_first_rows"])],
+    )
     cal_where, cal_params = _dates_filter(dates, "c.trade_date")
     density = con.execute(
         f"""
@@ -489,7 +505,7 @@ def read_foundation(con: duckdb.DuckDBPyConnection, dates: Sequence[dt.date]) ->
         extra = pd.DataFrame({"trade_date": pd.to_datetime(missing), "exchange": ALL_EXCHANGES, "n_listed": 0})
         extra = extra.assign(n_priced=0, density=0.0)
         density = pd.concat([density, extra], ignore_index=True)
-    return {"prices": prices, "returns": returns, "density": density}
+    return {"prices": prices, "returns": returns, "judged_returns": judged, "density": density}
 
 
 def foundation_rules(config: Mapping) -> list[Rule]:
@@ -536,16 +552,14 @@ def foundation_rules(config: Mapping) -> list[Rule]:
 
 def check_foundation(inputs: Mapping[str, pd.DataFrame], config: Mapping) -> GateResult:
     c = config["foundation"]
-    returns = inputs["returns"]
-    judged = returns[(returns["gap_trading_days"] == 1) & (returns["stock_row_number"] > c["unlimited_first_rows"])]
     density = inputs["density"]
     judged_density = density[
         (density["exchange"] == ALL_EXCHANGES) | (density["n_listed"] >= c["min_listed_per_exchange"])
     ]
     frames = {
         "prices": Frame(inputs["prices"], ("ts_code", "trade_date")),
-        "returns": Frame(returns, ("ts_code", "trade_date")),
-        "judged_returns": Frame(judged, ("ts_code", "trade_date")),
+        "returns": Frame(inputs["returns"], ("ts_code", "trade_date")),
+        "judged_returns": Frame(inputs["judged_returns"], ("ts_code", "trade_date")),
         "density": Frame(judged_density, ("trade_date", "exchange")),
     }
     return run_rules("foundation", frames, foundation_rules(config), config["reports"]["example_rows"])

@@ -563,7 +563,7 @@ def gate_foundation(run: Run, con: duckdb.DuckDBPyConnection, dates: Sequence[dt
     chunks = chunk_dates(dates, max(int(n_stocks), 1))
     for i, chunk in enumerate(chunks):
         run.progress(f"foundation gate: chunk {i + 1}/{len(chunks)} ({len(chunk)} dates)")
-        run.record_gate(gates.check_foundation(gates.read_foundation(con, chunk), run.config))
+        run.record_gate(gates.check_foundation(gates.read_foundation(con, chunk, run.config), run.config))
 
 
 def check_schemas(run: Run, con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:

@@ -307,7 +307,8 @@ BROKEN = [
 def test_a_broken_input_publishes_nothing_and_names_the_expectation(warehouse, previous, tmp_path, damage, gate, rule):
     paths = fork(warehouse, previous, tmp_path / "data")
     last = exposure_dates(paths)[-1]
-    damage(paths, last, _estu_stock(paths, last))
+    code = _estu_stock(paths, last)
+    damage(paths, last, code)
     before = tree_checksums(paths.exports_dir)
     with pytest.raises(GateFailed) as err:
         publish.export_barra(paths)
@@ -323,6 +324,8 @@ def test_a_broken_input_publishes_nothing_and_names_the_expectation(warehouse, p
     failure = next(o for o in details["outcomes"] if o["rule"] == rule)
     assert not failure["success"]
     assert failure["examples"] or failure["observed"] is not None
+    if gate == "foundation":  # row rules name the damaged row by its keys, as plain values
+        assert {"ts_code": code, "trade_date": last}.items() <= failure["examples"][0].items()
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "gate_failed" and rule in record["error"]
 
