@@ -703,12 +703,16 @@ def check_exposures(
     config: Mapping,
 ) -> GateResult:
     """``exposures``: the mart rows (with total_mv); ``factors``: barra.factor_frame, the rows about to be
-    published; ``descriptors``: the descriptor rows; ``universe``: barra.read_estu_counts."""
-    estu = factors[factors["in_estu"].fillna(False).astype(bool)]
+    published; ``descriptors``: the descriptor rows; ``universe``: barra.read_estu_counts.
+
+    Each frame holds the columns its rules read or show, no more: GX hashes every column of every frame
+    it validates, and the ESTU rows are copied (checks of a 200-date chunk of the bench market: 4.8 s -> 3.0 s)."""
+    keys = ["trade_date", "ts_code"]
+    in_estu = factors["in_estu"].fillna(False).astype(bool)
     frames = {
-        "factors": Frame(factors, ("trade_date", "ts_code")),
-        "estu": Frame(estu, ("trade_date", "ts_code")),
-        "descriptors": Frame(descriptors, ("trade_date", "ts_code")),
+        "factors": Frame(factors[[*keys, "industry", *industry_columns(industries)]], tuple(keys)),
+        "estu": Frame(factors.loc[in_estu, [*keys, *STYLES]], tuple(keys)),
+        "descriptors": Frame(descriptors[keys], tuple(keys)),
         "coverage": Frame(estu_coverage(factors, universe), ("trade_date",)),
         "moments": Frame(style_moments(exposures), ("trade_date", "style")),
     }
