@@ -4,17 +4,45 @@
 -- suspended, and the stock relists here. A gap longer than var('span_break_trading_days') breaks
 -- the listing span too, for vendors that do not publish factors through halts.
 
-with gaps as (
+-- The gaps come from the prices and the calendar, not from int_returns__daily (which has the same
+-- gap_trading_days): so this model, and the listing spans and security dimension after it, build
+-- beside the returns instead of after them (the foundation's daily chain is one model shorter).
+with new_rows as (
     select
         ts_code,
         trade_date,
         prev_trade_date,
-        gap_trading_days,
+        trading_day_index,
         stock_row_number
-    from {{ ref('int_returns__daily') }}
-    where
-        gap_trading_days > 1
-        and {{ after_watermark('trade_date') }}
+    from {{ ref('int_prices__daily') }}
+    where {{ after_watermark('trade_date') }}
+),
+
+-- materialized: the gap filter needs the calendar join; left inline, DuckDB ran the adj_factor
+-- range join below on every price row (full build 4.4 s -> 18 s).
+gaps as materialized (
+    select
+        n.ts_code,
+        n.trade_date,
+        n.prev_trade_date,
+        n.trading_day_index - c.trading_day_index as gap_trading_days,
+        n.stock_row_number
+    from new_rows as n
+    inner join {{ ref('dim_trading_calendar') }} as c on n.prev_trade_date = c.trade_date
+    where n.trading_day_index - c.trading_day_index > 1
+),
+
+{#- An incremental run reads adj_factor from the oldest previous day of its new rows on: the
+    filter is on the vendor's YYYYMMDD key, so Parquet statistics skip the older files. -#}
+{%- set floor = previous_row_floor_date() if is_incremental() else 'null' %}
+adj_factors as (
+    select
+        ts_code,
+        trade_date
+    from {{ ref('stg_tushare__adj_factor') }}
+    {%- if floor != 'null' %}
+        where vendor_trade_date > strftime({{ floor }}, '%Y%m%d')
+    {%- endif %}
 ),
 
 factors_in_gap as (
@@ -23,7 +51,7 @@ factors_in_gap as (
         g.trade_date,
         count(a.trade_date) as n_adj_factor_rows
     from gaps as g
-    left join {{ ref('stg_tushare__adj_factor') }} as a
+    left join adj_factors as a
         on
             g.ts_code = a.ts_code
             and g.prev_trade_date < a.trade_date
