@@ -248,13 +248,16 @@ def dbt_test(c):
 
 
 def _exit_on_failure(action) -> None:
-    from ingest.raw_contract import RawContractError
-    from ops.build import BuildScopeError
-    from ops.dbt_runner import DbtFailed
-
     try:
         action()
-    except (RawContractError, DbtFailed, BuildScopeError) as exc:
+    except Exception as exc:
+        # Imported after the fact: a build's dbt process starts before these modules (pyarrow) load.
+        from ingest.raw_contract import RawContractError
+        from ops.build import BuildScopeError
+        from ops.dbt_runner import DbtFailed
+
+        if not isinstance(exc, (RawContractError, DbtFailed, BuildScopeError)):
+            raise
         print(f"\nBUILD FAILED\n{exc}", file=sys.stderr)
         sys.exit(1)
 

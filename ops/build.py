@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
-
-from ingest.raw_contract import check_raw_root
 from ops.dbt_runner import DbtRun, run_dbt
 from ops.settings import Paths
 
@@ -18,6 +15,8 @@ class BuildScopeError(ValueError):
 
 def built_through(paths: Paths) -> dt.date | None:
     """The newest trade_date in the warehouse's prices, or None when nothing is built yet."""
+    import duckdb
+
     if not paths.duckdb_path.exists():
         return None
     with duckdb.connect(str(paths.duckdb_path), read_only=True) as con:
@@ -55,7 +54,6 @@ def build(
                 f"{paths.duckdb_path} already holds data through {built}; an incremental build only adds "
                 f"later dates, so an as-of build to {end_date} needs --full-refresh"
             )
-    check_raw_root(paths.raw_dir)
     # `build` either way, so that seeds load; without tests, data and unit tests are excluded.
     command = (
         ["build"] if run_tests else ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
@@ -69,4 +67,11 @@ def build(
     command += extra_args or []
     # Always set, so an as-of date in the caller's environment never leaks into a full build.
     scope = {"FW_END_DATE": end_date.isoformat() if end_date else ""}
-    return run_dbt(command, paths, env=scope, target_path=target_path, echo=echo)
+    # The raw files are checked while the dbt process imports dbt; dbt starts only if they pass.
+    return run_dbt(command, paths, env=scope, target_path=target_path, echo=echo, preflight=lambda: _check_raw(paths))
+
+
+def _check_raw(paths: Paths) -> None:
+    from ingest.raw_contract import check_raw_root  # pyarrow: loaded beside dbt's import, not before it
+
+    check_raw_root(paths.raw_dir)

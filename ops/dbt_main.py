@@ -6,6 +6,11 @@ test suite's dbt runs. Here the exit handlers still run (dbt-duckdb's closes the
 checkpoints it; multiprocessing's releases its semaphores), the log handlers are flushed and
 closed, and then the process ends without the teardown: the memory goes back to the system anyway.
 Exit codes and output are dbt's own (0 success, 1 failed nodes, 2 error or bad usage).
+
+With AFTER_GO as the first argument, dbt is imported first (about 2 s) and then the process waits
+for a line "go" on its standard input: the caller does its own checks meanwhile (ops.dbt_runner's
+preflight). Anything else, such as the end of input when a check failed, ends the process with
+NOT_STARTED before dbt has run anything.
 """
 
 from __future__ import annotations
@@ -15,11 +20,18 @@ import logging
 import os
 import sys
 
+AFTER_GO = "--after-go"
+NOT_STARTED = 3
+
 
 def main(argv: list[str]) -> int:
     """Run dbt's click command as its console script does, returning its exit code."""
+    wait = argv[:1] == [AFTER_GO]
+    argv = argv[1:] if wait else argv
     from dbt.cli.main import cli
 
+    if wait and sys.stdin.readline().strip() != "go":
+        return NOT_STARTED
     try:
         cli.main(argv, prog_name="dbt")
     except SystemExit as done:

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from ops.build import build
+from ops.dbt_runner import run_dbt
 from ops.settings import PROJECT_ROOT
 
 pytestmark = pytest.mark.dbt
@@ -70,3 +71,30 @@ def test_quick_exit_keeps_dbt_exit_codes():
         [sys.executable, "-m", "ops.dbt_main", "no-such-command"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
     assert run.returncode == 2 and "No such command" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(("stdin", "code", "runs"), [("go\n", 0, True), ("", 3, False), ("stop\n", 3, False)])
+def test_dbt_waits_for_go_after_its_import(stdin, code, runs):
+    run = subprocess.run(
+        [sys.executable, "-m", "ops.dbt_main", "--after-go", "--version"],
+        cwd=PROJECT_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == code
+    assert ("installed" in run.stdout.lower()) is runs, run.stdout
+
+
+class PreflightFailed(Exception):
+    pass
+
+
+def test_a_failing_preflight_stops_dbt_before_it_runs(tiny_copy, tmp_path):
+    def preflight():
+        raise PreflightFailed("raw files rejected")
+
+    with pytest.raises(PreflightFailed):
+        run_dbt(["build", "--select", VIEW], tiny_copy, target_path=tmp_path / "t", echo=False, preflight=preflight)
+    assert not tiny_copy.duckdb_path.exists(), "dbt ran although the preflight failed"
+    assert not (tmp_path / "t" / "run_results.json").exists()
