@@ -18,8 +18,8 @@ with new_rows as (
     where {{ after_watermark('trade_date') }}
 ),
 
--- materialized: the gap filter needs the calendar join; left inline, DuckDB ran the adj_factor
--- range join below on every price row (full build 4.4 s -> 18 s).
+-- materialized: the gaps (60,946 of 24.6 M price rows on the bench market) are computed once for
+-- their two uses; inline, the full build scanned and joined the prices twice (1.6 s -> 2.9 s).
 gaps as materialized (
     select
         n.ts_code,
