@@ -11,7 +11,7 @@
     select
         trade_date,
         {%- for c in columns %}
-            median({{ c }}) filter (where in_estu) as med_{{ c }}{{ "," if not loop.last }}
+            median(case when in_estu then {{ c }} end) as med_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ input }}
     group by trade_date
@@ -21,7 +21,7 @@
     select
         i.trade_date,
         {%- for c in columns %}
-            median(abs(i.{{ c }} - m.med_{{ c }})) filter (where i.in_estu) as mad_{{ c }}{{ "," if not loop.last }}
+            median(case when i.in_estu then abs(i.{{ c }} - m.med_{{ c }}) end) as mad_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ input }} as i
     inner join {{ output }}_median as m on i.trade_date = m.trade_date
@@ -54,7 +54,7 @@
         {%- for c in columns %}
             {{ exact_group_sum('total_mv * ' ~ c, 'in_estu and ' ~ c ~ ' is not null', 40) }}
             / {{ exact_group_sum('total_mv', 'in_estu and ' ~ c ~ ' is not null', 20) }} as cap_mean_{{ c }},
-            {{ exact_group_sum(c, 'in_estu', 60) }} / count({{ c }}) filter (where in_estu) as mean_{{ c }}
+            {{ exact_group_sum(c, 'in_estu', 60) }} / count(case when in_estu then {{ c }} end) as mean_{{ c }}
             {{- "," if not loop.last }}
         {%- endfor %}
     from {{ input }}
@@ -67,7 +67,7 @@
         {%- for c in columns %}
             sqrt(
                 {{ exact_group_sum('(i.' ~ c ~ ' - m.mean_' ~ c ~ ') * (i.' ~ c ~ ' - m.mean_' ~ c ~ ')', 'i.in_estu', 60) }}
-                / count(i.{{ c }}) filter (where i.in_estu)
+                / count(case when i.in_estu then i.{{ c }} end)
             ) as std_{{ c }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ input }} as i
@@ -176,7 +176,7 @@
 {{ output }}_means as (
     select
         i.trade_date,
-        count(*) filter (where {{ sample }}) as n,
+        count(case when {{ sample }} then 1 end) as n,
         {{ exact_group_sum('i.regression_weight', sample, 60) }} as sw,
         {{ exact_group_sum('i.regression_weight * i.' ~ column, sample, 60) }} as swy
         {%- for r in regressors %},
